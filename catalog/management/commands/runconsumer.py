@@ -1,0 +1,76 @@
+"""``python manage.py runconsumer``: apply order events from Kafka to the catalog's stock."""
+
+import signal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from catalog.consumers import OrderEventsHandler
+from kafka_bridge.consumer import BatchConsumer
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError(text)
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+positive_float.__name__ = "positive number"
+positive_int.__name__ = "positive integer"
+
+
+class Command(BaseCommand):
+    help = (
+        "Consume order events and lower the catalog's stock, exactly once per order. "
+        "SIGINT/SIGTERM finish the current batch, commit it and exit 0."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--topic", default=settings.ORDER_EVENTS_TOPIC, help="topic to consume (default: %(default)s)")
+        parser.add_argument(
+            "--group-id", default=settings.CATALOG_CONSUMER_GROUP, help="consumer group (default: %(default)s)"
+        )
+        parser.add_argument(
+            "--offset-reset",
+            choices=["earliest", "latest"],
+            default="earliest",
+            help="where a group with no committed offset starts: earliest = from the first message "
+            "still in the topic, latest = only messages produced from now on (default: %(default)s). "
+            "A group that has committed offsets always resumes where it left off.",
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=positive_int,
+            default=settings.CONSUMER_BATCH_SIZE,
+            help="most events applied per database transaction (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--exit-when-idle",
+            type=positive_float,
+            metavar="SECONDS",
+            help="exit (status 0) after this many seconds without a message; for scripts and tests",
+        )
+
+    def handle(self, *args, **options):
+        if not options["topic"].strip():
+            raise CommandError("--topic must not be empty")
+        loop = BatchConsumer(
+            topics=[options["topic"]],
+            group_id=options["group_id"],
+            handler=OrderEventsHandler(),
+            offset_reset=options["offset_reset"],
+            batch_size=options["batch_size"],
+            batch_wait=settings.CONSUMER_BATCH_WAIT_SECONDS,
+            exit_when_idle=options["exit_when_idle"],
+        )
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: loop.stop())
+        loop.run()

@@ -1,0 +1,162 @@
+"""Settings for stocksync, read from the environment with defaults that work locally.
+
+With no database URL set, each service gets a SQLite file under ``var/`` (the embedded
+default for ``make run``); tests and CI set ``ORDERS_DATABASE_URL`` and
+``CATALOG_DATABASE_URL`` to PostgreSQL.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("STOCKSYNC_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "django-insecure-stocksync-development-key")
+DEBUG = env_bool("DJANGO_DEBUG", True)
+ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "kafka_bridge",
+    "orders",
+    "catalog",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def database(url_env: str, sqlite_name: str) -> dict:
+    url = os.environ.get(url_env)
+    if url:
+        return dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # timeout: the web process, its publisher thread and the relay share the file.
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": VAR_DIR / sqlite_name,
+        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+    }
+
+
+DATABASES = {
+    "default": database("ORDERS_DATABASE_URL", "orders.sqlite3"),  # order service
+    "catalog": database("CATALOG_DATABASE_URL", "catalog.sqlite3"),  # catalog service
+}
+DATABASE_ROUTERS = ["config.routers.ServiceRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # Authentication and permissions arrive with the orders API's users; until then
+    # the course's routes are open, as in the tutorial.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "UNAUTHENTICATED_USER": None,
+}
+
+# --- Kafka ------------------------------------------------------------------------
+# Every Kafka name is defined here once and read from the environment.
+KAFKA_BOOTSTRAP_SERVERS = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+# The tutorial's topic: order events from the order service to the catalog service.
+ORDER_EVENTS_TOPIC = os.environ.get("ORDER_EVENTS_TOPIC", "example-catalog-topic")
+# Messages the consumer cannot apply go to "<topic><suffix>" with the reason in headers.
+DEAD_LETTER_SUFFIX = os.environ.get("DEAD_LETTER_SUFFIX", ".DLT")
+CATALOG_CONSUMER_GROUP = os.environ.get("CATALOG_CONSUMER_GROUP", "catalog-service")
+ORDER_EVENTS_PARTITIONS = int(os.environ.get("ORDER_EVENTS_PARTITIONS", "3"))
+
+# Extra librdkafka settings for every client, e.g. security for a managed cluster:
+# KAFKA_CLIENT_CONFIG="security.protocol=SASL_SSL,sasl.mechanism=PLAIN,..."
+KAFKA_CLIENT_CONFIG = dict(
+    item.split("=", 1) for item in os.environ.get("KAFKA_CLIENT_CONFIG", "").split(",") if "=" in item
+)
+# Producer: acks=all + idempotence so a retry after a lost ack never writes twice.
+# linger.ms: a web request publishes one event; waiting longer for company only adds latency.
+KAFKA_PRODUCER_CONFIG = {
+    "acks": "all",
+    "enable.idempotence": True,
+    "linger.ms": int(os.environ.get("KAFKA_PRODUCER_LINGER_MS", "5")),
+    # A web process gives up on its copy after this long; the relay re-sends from the
+    # outbox, so nothing is lost, and the process does not hoard events while a broker is down.
+    "message.timeout.ms": int(os.environ.get("KAFKA_PRODUCER_MESSAGE_TIMEOUT_MS", "30000")),
+}
+
+# Consumer batching: up to this many events per database transaction, waiting at most
+# this long for a batch to fill (a lone event is applied after at most this wait).
+CONSUMER_BATCH_SIZE = int(os.environ.get("CONSUMER_BATCH_SIZE", "500"))
+CONSUMER_BATCH_WAIT_SECONDS = float(os.environ.get("CONSUMER_BATCH_WAIT_SECONDS", "0.05"))
+
+# Outbox relay: events unsent this long after their order was committed are re-published
+# (the web process normally sends them within milliseconds; the grace keeps the relay
+# from racing it).
+OUTBOX_RELAY_GRACE_SECONDS = float(os.environ.get("OUTBOX_RELAY_GRACE_SECONDS", "10"))
+OUTBOX_RELAY_INTERVAL_SECONDS = float(os.environ.get("OUTBOX_RELAY_INTERVAL_SECONDS", "1"))
+OUTBOX_RELAY_BATCH_SIZE = int(os.environ.get("OUTBOX_RELAY_BATCH_SIZE", "1000"))
+# Publish right after commit from the web process. Off: the relay alone publishes.
+OUTBOX_PUBLISH_ON_COMMIT = env_bool("OUTBOX_PUBLISH_ON_COMMIT", True)
+
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from catalog.apis import CatalogListApi, ProductViewSet
+from orders.apis import OrderViewSet, UserOrdersApi
+
+router = DefaultRouter()
+router.register("orders", OrderViewSet, basename="order")
+router.register("catalog/products", ProductViewSet, basename="product")
+
+urlpatterns = [
+    # The Spring Cloud course's routes, kept as they were.
+    path("order-service/<str:user_id>/orders", UserOrdersApi.as_view(), name="user-orders"),
+    path("catalog-service/catalogs", CatalogListApi.as_view(), name="catalogs"),
+    # The same resources, DRF style.
+    path("api/", include(router.urls)),
+    path("admin/", admin.site.urls),
+]

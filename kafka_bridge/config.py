@@ -1,0 +1,39 @@
+"""librdkafka settings for every client, built from Django settings in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+
+def client_config(**overrides: Any) -> dict[str, Any]:
+    """Settings shared by producers, consumers and admin clients."""
+    return {
+        "bootstrap.servers": settings.KAFKA_BOOTSTRAP_SERVERS,
+        **settings.KAFKA_CLIENT_CONFIG,
+        **overrides,
+    }
+
+
+def producer_config(**overrides: Any) -> dict[str, Any]:
+    return client_config(**{**settings.KAFKA_PRODUCER_CONFIG, **overrides})
+
+
+def consumer_config(*, group_id: str, offset_reset: str, **overrides: Any) -> dict[str, Any]:
+    return client_config(
+        **{
+            "group.id": group_id,
+            "auto.offset.reset": offset_reset,
+            # Offsets are committed by hand, after the database has committed the batch.
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            # Let a join or leave move only the partitions that must move.
+            "partition.assignment.strategy": "cooperative-sticky",
+            **overrides,
+        }
+    )
+
+
+def dead_letter_topic(topic: str) -> str:
+    return f"{topic}{settings.DEAD_LETTER_SUFFIX}"

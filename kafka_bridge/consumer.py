@@ -1,0 +1,323 @@
+"""The consume loop shared by every consumer command.
+
+One loop, one job: fetch a batch, decode each message, hand the good ones to the
+handler (which applies them in one database transaction), dead-letter the bad ones,
+and only then commit the batch's offsets. Hence:
+
+* a crash anywhere before the offset commit redelivers the batch, and the handler's
+  ledger makes redelivery harmless (at-least-once delivery, exactly-once effect);
+* a message that can never be applied is dead-lettered with its reason and the loop
+  goes on: a poison message never stalls a partition;
+* a transient failure (database unreachable) is retried with backoff, never
+  dead-lettered and never committed past;
+* ``stop()`` (SIGINT/SIGTERM) lets the current batch finish and commit, then closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from kafka_bridge.config import consumer_config
+from kafka_bridge.deadletters import DeadLetter, DeadLetterPublisher
+from kafka_bridge.events import InvalidEvent
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Record(Generic[T]):
+    """A decoded message and where it came from."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+    key: bytes | None
+    value: bytes | None
+    event: T
+
+    @property
+    def where(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A decoded record the handler refused for good (e.g. an unknown product)."""
+
+    record: Record
+    reason: str
+    exception: str = "Rejected"
+
+    def dead_letter(self) -> DeadLetter:
+        r = self.record
+        return DeadLetter(r.topic, r.partition, r.offset, r.timestamp_ms, r.key, r.value, self.reason, self.exception)
+
+
+@dataclass
+class BatchResult:
+    applied: int = 0
+    skipped: int = 0  # already in the ledger: redelivered or duplicated upstream
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+class BatchHandler(Protocol[T]):
+    # Exceptions that mean "try the same batch again later" (database down, lock timeout).
+    transient_errors: tuple[type[BaseException], ...]
+
+    def decode(self, value: bytes | None) -> T:
+        """Parse one message value; raise ``InvalidEvent`` if it can never be applied."""
+
+    def apply(self, records: list[Record[T]]) -> BatchResult:
+        """Apply the records in one transaction; idempotent for records already applied."""
+
+
+@dataclass
+class LoopStats:
+    batches: int = 0
+    applied: int = 0
+    skipped: int = 0
+    dead_lettered: int = 0
+
+    def add(self, result: BatchResult, dead_lettered: int) -> None:
+        self.batches += 1
+        self.applied += result.applied
+        self.skipped += result.skipped
+        self.dead_lettered += dead_lettered
+
+
+class _StopRequested(Exception):
+    pass
+
+
+class BatchConsumer(Generic[T]):
+    """Runs one member of a consumer group until ``stop()`` or, optionally, idleness."""
+
+    SUMMARY_EVERY_SECONDS = 5.0
+    JOIN_TIMEOUT_SECONDS = 60.0
+
+    def __init__(
+        self,
+        *,
+        topics: list[str],
+        group_id: str,
+        handler: BatchHandler[T],
+        offset_reset: str = "earliest",
+        batch_size: int = 500,
+        batch_wait: float = 0.05,
+        exit_when_idle: float | None = None,
+        config_overrides: dict | None = None,
+    ) -> None:
+        self.topics = topics
+        self.group_id = group_id
+        self.handler = handler
+        self.batch_size = batch_size
+        self.batch_wait = batch_wait
+        self.exit_when_idle = exit_when_idle
+        self.stats = LoopStats()
+        self._stopping = False
+        self._config = consumer_config(group_id=group_id, offset_reset=offset_reset, **(config_overrides or {}))
+
+    def stop(self) -> None:
+        """Ask the loop to finish the batch in hand, commit it and return."""
+        self._stopping = True
+
+    def run(self) -> LoopStats:
+        consumer = Consumer(self._config)
+        dead_letters = DeadLetterPublisher()
+        self._last_activity = time.monotonic()
+        self._assigned_once = False
+        consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
+        logger.info("consuming %s as group %r from %s", ", ".join(self.topics), self.group_id, self._config["bootstrap.servers"])
+        last_summary, summarised = time.monotonic(), LoopStats()
+        try:
+            while not self._stopping:
+                messages = self._fetch(consumer)
+                if messages:
+                    self._last_activity = time.monotonic()
+                    try:
+                        self._process(consumer, dead_letters, messages)
+                    except _StopRequested:
+                        logger.info("stopping with a batch unapplied; it will be redelivered")
+                        break
+                elif self._idle_too_long():
+                    break
+                if time.monotonic() - last_summary > self.SUMMARY_EVERY_SECONDS and self.stats.batches != summarised.batches:
+                    self._log_summary(summarised)
+                    last_summary, summarised = time.monotonic(), LoopStats(**vars(self.stats))
+        finally:
+            if self.stats.batches != summarised.batches:
+                self._log_summary(summarised)
+            dead_letters.close()
+            consumer.close()
+            logger.info(
+                "consumer closed: %d applied, %d duplicate(s) skipped, %d dead-lettered",
+                self.stats.applied,
+                self.stats.skipped,
+                self.stats.dead_lettered,
+            )
+        return self.stats
+
+    def _idle_too_long(self) -> bool:
+        if self.exit_when_idle is None:
+            return False
+        idle = time.monotonic() - self._last_activity
+        # Joining the group takes a moment; idleness counts once partitions are ours.
+        if not self._assigned_once:
+            if idle > max(self.exit_when_idle, self.JOIN_TIMEOUT_SECONDS):
+                logger.warning("no partitions assigned within %.0fs, exiting", idle)
+                return True
+            return False
+        if idle > self.exit_when_idle:
+            logger.info("idle for %.1fs, exiting", self.exit_when_idle)
+            return True
+        return False
+
+    # -- one batch -------------------------------------------------------------------
+
+    def _fetch(self, consumer: Consumer) -> list[Message]:
+        # Wait for the first message (low latency when traffic is light), then take
+        # whatever else has already arrived, up to a batch (throughput when it is heavy).
+        first = consumer.poll(min(1.0, self.exit_when_idle or 1.0))
+        if first is None:
+            return []
+        messages = [first]
+        if self.batch_size > 1:
+            messages += consumer.consume(num_messages=self.batch_size - 1, timeout=self.batch_wait)
+        good = []
+        for message in messages:
+            error = message.error()
+            if error is None:
+                good.append(message)
+            elif error.code() == KafkaError._PARTITION_EOF:
+                continue
+            elif error.fatal():
+                raise KafkaException(error)
+            else:
+                logger.warning("consumer error (will keep trying): %s", error)
+        return good
+
+    def _process(self, consumer: Consumer, dead_letters: DeadLetterPublisher, messages: list[Message]) -> None:
+        records: list[Record[T]] = []
+        letters: list[DeadLetter] = []
+        for message in messages:
+            try:
+                event = self.handler.decode(message.value())
+            except InvalidEvent as exc:
+                letters.append(_dead_letter(message, str(exc), type(exc).__name__))
+                continue
+            records.append(
+                Record(
+                    topic=message.topic(),
+                    partition=message.partition(),
+                    offset=message.offset(),
+                    timestamp_ms=message.timestamp()[1],
+                    key=message.key(),
+                    value=message.value(),
+                    event=event,
+                )
+            )
+        result = self._apply(records) if records else BatchResult()
+        letters += [r.dead_letter() for r in result.rejected]
+        for letter in letters:
+            logger.warning(
+                "dead-lettering %s[%d]@%d: %s (%s)", letter.topic, letter.partition, letter.offset, letter.reason, letter.exception
+            )
+        if letters and not dead_letters.send(letters, should_stop=lambda: self._stopping):
+            raise _StopRequested
+        self._commit(consumer, messages)
+        self.stats.add(result, len(letters))
+
+    def _apply(self, records: list[Record[T]]) -> BatchResult:
+        backoff = 0.5
+        while True:
+            try:
+                return self.handler.apply(records)
+            except self.handler.transient_errors as exc:
+                logger.warning(
+                    "waiting for the database (%s: %s); retrying %d record(s) from %s in %.1fs",
+                    type(exc).__name__,
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else "",
+                    len(records),
+                    records[0].where,
+                    backoff,
+                )
+                self._sleep(backoff)
+                backoff = min(backoff * 2, 30)
+            except Exception as exc:
+                if len(records) == 1:
+                    logger.exception("could not apply %s", records[0].where)
+                    return BatchResult(rejected=[Rejection(records[0], f"could not be applied: {exc}", type(exc).__name__)])
+                # Find the culprit: apply one at a time, so the good ones still go through.
+                logger.warning("batch of %d failed (%s); applying its records one by one", len(records), exc)
+                total = BatchResult()
+                for record in records:
+                    single = self._apply([record])
+                    total.applied += single.applied
+                    total.skipped += single.skipped
+                    total.rejected += single.rejected
+                return total
+
+    def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self._stopping:
+                raise _StopRequested
+            time.sleep(min(0.1, deadline - time.monotonic()))
+
+    def _commit(self, consumer: Consumer, messages: list[Message]) -> None:
+        next_offsets: dict[tuple[str, int], int] = {}
+        for message in messages:
+            tp = (message.topic(), message.partition())
+            next_offsets[tp] = max(next_offsets.get(tp, 0), message.offset() + 1)
+        try:
+            consumer.commit(
+                offsets=[TopicPartition(topic, partition, offset) for (topic, partition), offset in next_offsets.items()],
+                asynchronous=False,
+            )
+        except KafkaException as exc:
+            # Typically the partitions moved to another member during a rebalance. The
+            # database already holds the batch; its redelivery will be skipped by the ledger.
+            logger.warning("offsets not committed (%s); the batch will be redelivered and skipped", exc)
+
+    # -- group membership ------------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._last_activity = time.monotonic()
+        self._assigned_once = True
+        if partitions:
+            logger.info("assigned %s", _describe(partitions))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Nothing to commit here: every batch is committed before the next poll.
+        if partitions:
+            logger.info("revoked %s", _describe(partitions))
+
+    def _log_summary(self, since: LoopStats) -> None:
+        logger.info(
+            "applied %d event(s), skipped %d duplicate(s), dead-lettered %d (totals: %d / %d / %d)",
+            self.stats.applied - since.applied,
+            self.stats.skipped - since.skipped,
+            self.stats.dead_lettered - since.dead_lettered,
+            self.stats.applied,
+            self.stats.skipped,
+            self.stats.dead_lettered,
+        )
+
+
+def _dead_letter(message: Message, reason: str, exception: str) -> DeadLetter:
+    return DeadLetter(
+        message.topic(), message.partition(), message.offset(), message.timestamp()[1], message.key(), message.value(), reason, exception
+    )
+
+
+def _describe(partitions: list[TopicPartition]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions)
+

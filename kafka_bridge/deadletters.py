@@ -1,0 +1,89 @@
+"""Dead-letter topic: where a message goes when it can never be applied.
+
+The original key and value are kept byte for byte; headers say why and where from, so
+the message can be found, fixed and replayed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, Producer
+
+from kafka_bridge.config import dead_letter_topic, producer_config
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+    key: bytes | None
+    value: bytes | None
+    reason: str
+    exception: str
+
+
+def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
+    return [
+        ("dlt.reason", letter.reason.encode()),
+        ("dlt.exception", letter.exception.encode()),
+        ("dlt.original.topic", letter.topic.encode()),
+        ("dlt.original.partition", str(letter.partition).encode()),
+        ("dlt.original.offset", str(letter.offset).encode()),
+        ("dlt.original.timestamp", str(letter.timestamp_ms if letter.timestamp_ms is not None else "").encode()),
+    ]
+
+
+class DeadLetterPublisher:
+    """Sends dead letters and waits until the broker has them (before offsets move on)."""
+
+    def __init__(self) -> None:
+        self._producer = Producer(producer_config(**{"linger.ms": 0}))
+
+    def send(self, letters: list[DeadLetter], *, should_stop: Callable[[], bool] = lambda: False) -> bool:
+        """Publish and wait for every letter; re-send failed ones until delivered.
+
+        Returns False only when asked to stop with letters undelivered: the caller must
+        then not commit their offsets, so that they come back after a restart.
+        """
+        to_send = list(letters)
+        backoff = 0.5
+        while to_send:
+            outcome: dict[int, KafkaError | None] = {}
+            for index, letter in enumerate(to_send):
+                self._producer.produce(
+                    dead_letter_topic(letter.topic),
+                    key=letter.key,
+                    value=letter.value,
+                    headers=dead_letter_headers(letter),
+                    on_delivery=lambda err, _msg, index=index: outcome.__setitem__(index, err),
+                )
+            # Each message ends delivered or failed within message.timeout.ms.
+            while len(outcome) < len(to_send):
+                self._producer.flush(1)
+                if should_stop() and len(outcome) < len(to_send):
+                    return False
+            failed = [to_send[i] for i, err in outcome.items() if err is not None]
+            if failed:
+                logger.warning(
+                    "%d dead letter(s) not accepted by the broker (%s); retrying in %.1fs",
+                    len(failed),
+                    next(err for err in outcome.values() if err is not None),
+                    backoff,
+                )
+                if should_stop():
+                    return False
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 30)
+            to_send = failed
+        return True
+
+    def close(self) -> None:
+        self._producer.flush(10)

@@ -1,0 +1,108 @@
+"""One idempotent Kafka producer per process, with a thread that serves its callbacks.
+
+Delivery reports arrive only when someone polls the producer. A web worker cannot wait
+for them in the request, so a daemon thread polls and runs each message's
+``on_delivery`` callback there; the caller learns the outcome through that callback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from kafka_bridge.config import producer_config
+
+logger = logging.getLogger(__name__)
+
+DeliveryCallback = Callable[[KafkaError | None, Message], None]
+
+
+class EventPublisher:
+    """A producer plus the thread that polls it. ``publish`` never blocks on the network."""
+
+    IDLE_SECONDS = 1.0
+
+    def __init__(self, config: dict[str, Any], *, on_idle: Callable[[], None] | None = None) -> None:
+        self._producer = Producer(config)
+        self._on_idle = on_idle
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._poll_forever, name="kafka-publisher", daemon=True)
+        self._thread.start()
+
+    def publish(self, *, topic: str, key: bytes, value: bytes, on_delivery: DeliveryCallback | None = None) -> None:
+        """Queue one message. Raises ``BufferError`` only if the local queue stays full for 5 s."""
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                self._producer.produce(topic, key=key, value=value, on_delivery=on_delivery)
+                return
+            except BufferError:
+                # The queue drains as the broker acknowledges; give it a moment.
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def flush(self, timeout: float = 10) -> int:
+        """Wait for queued messages; return how many are still undelivered."""
+        return self._producer.flush(timeout)
+
+    def close(self, timeout: float = 10) -> None:
+        remaining = self.flush(timeout)
+        if remaining:
+            logger.warning("publisher closed with %d undelivered message(s); the outbox relay will send them", remaining)
+        self._stopping.set()
+        self._thread.join(timeout=2)
+
+    def _poll_forever(self) -> None:
+        idle_since = time.monotonic()
+        idle_called = True
+        while not self._stopping.is_set():
+            try:
+                served = self._producer.poll(0.1)
+            except Exception:  # a callback's bug must not kill the thread that serves all others
+                logger.exception("delivery callback failed")
+                served = 1
+            now = time.monotonic()
+            if served:
+                idle_since, idle_called = now, False
+            elif not idle_called and now - idle_since > self.IDLE_SECONDS and self._on_idle:
+                self._on_idle()
+                idle_called = True
+
+
+_publisher: EventPublisher | None = None
+_publisher_pid: int | None = None
+_lock = threading.Lock()
+
+
+def _close_thread_connections() -> None:
+    # The poll thread writes delivery outcomes through its own database connection;
+    # close it when idle so it does not linger (and block test database teardown).
+    from django.db import connections
+
+    connections.close_all()
+
+
+def get_publisher() -> EventPublisher:
+    """The process's publisher, created on first use (after a fork, a new one)."""
+    global _publisher, _publisher_pid
+    with _lock:
+        if _publisher is None or _publisher_pid != os.getpid():
+            _publisher = EventPublisher(producer_config(), on_idle=_close_thread_connections)
+            _publisher_pid = os.getpid()
+        return _publisher
+
+
+def shutdown_publisher(timeout: float = 10) -> None:
+    """Flush and stop the process's publisher, if one was started."""
+    global _publisher
+    with _lock:
+        if _publisher is not None and _publisher_pid == os.getpid():
+            _publisher.close(timeout)
+        _publisher = None

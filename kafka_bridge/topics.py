@@ -1,0 +1,39 @@
+"""Creating the project's topics, only when asked (``manage.py createtopics``)."""
+
+from __future__ import annotations
+
+import logging
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from kafka_bridge.config import client_config
+
+logger = logging.getLogger(__name__)
+
+
+def topics_ensure(*, names: list[str], partitions: int, replication_factor: int = 1, timeout: float = 30) -> list[str]:
+    """Create the topics that do not exist yet; return the names created.
+
+    An existing topic is left as it is (its partition count is not changed).
+    """
+    admin = AdminClient(client_config())
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    missing = [name for name in names if name not in existing]
+    if not missing:
+        return []
+    futures = admin.create_topics(
+        [NewTopic(name, num_partitions=partitions, replication_factor=replication_factor) for name in missing],
+        operation_timeout=timeout,
+        request_timeout=timeout,
+    )
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result()
+            created.append(name)
+            logger.info("created topic %s (%d partitions, replication %d)", name, partitions, replication_factor)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+    return created

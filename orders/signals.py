@@ -1,0 +1,16 @@
+"""An order saved → its event recorded in the outbox and published after commit."""
+
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from orders.models import Order
+from orders.outbox import outbox_publish_on_commit, outbox_record_order_placed
+
+
+@receiver(post_save, sender=Order, dispatch_uid="orders.order_placed_to_outbox")
+def order_placed_to_outbox(sender, instance: Order, created: bool, raw: bool, using: str, **kwargs) -> None:
+    # raw: loaddata replays stored rows; their events were published when they were made.
+    if raw or not created:
+        return
+    event = outbox_record_order_placed(order=instance, using=using)
+    outbox_publish_on_commit(event=event, using=using)

@@ -1,0 +1,128 @@
+"""The HTTP API: shapes, routes and validation (PostgreSQL; publishing is covered in test_sync)."""
+
+import uuid
+
+import pytest
+from rest_framework.test import APIClient
+
+from orders.models import Order, OutboxEvent
+
+pytestmark = pytest.mark.django_db(databases=["default", "catalog"])
+
+VALID = {"productId": "CATALOG-001", "qty": 3, "unitPrice": 1500}
+
+
+@pytest.fixture
+def client():
+    return APIClient()
+
+
+def test_course_route_creates_order_with_server_made_id_and_total(client):
+    response = client.post("/order-service/user-1/orders", VALID, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert set(body) == {"orderId", "userId", "productId", "qty", "unitPrice", "totalPrice", "createdAt"}
+    assert body["userId"] == "user-1"
+    assert body["totalPrice"] == 4500
+    uuid.UUID(body["orderId"])
+    assert Order.objects.get().total_price == 4500
+    assert OutboxEvent.objects.count() == 1
+
+
+def test_client_cannot_set_order_id_or_total(client):
+    response = client.post(
+        "/order-service/user-1/orders", {**VALID, "orderId": "mine", "totalPrice": 1}, format="json"
+    )
+    assert response.status_code == 201
+    assert response.json()["orderId"] != "mine"
+    assert response.json()["totalPrice"] == 4500
+
+
+def test_course_route_lists_only_that_users_orders(client):
+    client.post("/order-service/user-1/orders", VALID, format="json")
+    client.post("/order-service/user-2/orders", VALID, format="json")
+    response = client.get("/order-service/user-1/orders")
+    assert response.status_code == 200
+    assert [o["userId"] for o in response.json()] == ["user-1"]
+
+
+def test_api_orders_create_list_retrieve(client):
+    created = client.post("/api/orders/", {**VALID, "userId": "user-9"}, format="json")
+    assert created.status_code == 201, created.content
+    order_id = created.json()["orderId"]
+    assert client.get("/api/orders/").json()[0]["orderId"] == order_id
+    assert client.get(f"/api/orders/{order_id}/").json()["userId"] == "user-9"
+    assert client.get(f"/api/orders/{uuid.uuid4()}/").status_code == 404
+
+
+def test_catalog_routes_list_products(client, products):
+    course = client.get("/catalog-service/catalogs").json()
+    assert [(p["productId"], p["productName"], p["stock"], p["unitPrice"]) for p in course] == [
+        ("CATALOG-001", "Berlin", 100, 1500),
+        ("CATALOG-002", "Tokyo", 110, 1000),
+        ("CATALOG-003", "Stockholm", 120, 2000),
+    ]
+    assert "createdAt" in course[0]
+    assert client.get("/api/catalog/products/").json() == course
+    assert client.get("/api/catalog/products/CATALOG-002/").json()["productName"] == "Tokyo"
+    assert client.get("/api/catalog/products/NOPE/").status_code == 404
+
+
+def test_browsable_api_renders_html(client):
+    response = client.get("/order-service/user-1/orders", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert b"<html" in response.content
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"qty": 1, "unitPrice": 1}, "productId", "required"),
+        ({"productId": "CATALOG-001", "unitPrice": 1}, "qty", "required"),
+        ({"productId": "CATALOG-001", "qty": 1}, "unitPrice", "required"),
+        ({**VALID, "qty": 0}, "qty", "greater than or equal to 1"),
+        ({**VALID, "qty": -5}, "qty", "greater than or equal to 1"),
+        ({**VALID, "qty": 2.5}, "qty", "whole number"),
+        ({**VALID, "qty": "ten"}, "qty", "whole number"),
+        ({**VALID, "qty": True}, "qty", "whole number"),
+        ({**VALID, "qty": 2**40}, "qty", "less than or equal to"),
+        ({**VALID, "unitPrice": 9.99}, "unitPrice", "whole number"),
+        ({**VALID, "unitPrice": -1}, "unitPrice", "greater than or equal to 0"),
+        ({**VALID, "productId": ""}, "productId", "may not be blank"),
+        ({**VALID, "productId": "X" * 65}, "productId", "no more than 64 characters"),
+        ({**VALID, "qty": None}, "qty", "may not be null"),
+    ],
+)
+def test_invalid_order_is_rejected_per_field_and_nothing_is_stored(client, body, field, message):
+    response = client.post("/order-service/user-1/orders", body, format="json")
+    assert response.status_code == 400
+    assert message in " ".join(response.json()[field])
+    assert Order.objects.count() == 0
+    assert OutboxEvent.objects.count() == 0
+
+
+def test_body_that_is_not_json_is_rejected(client):
+    response = client.post("/order-service/user-1/orders", "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert "JSON parse error" in response.json()["detail"]
+    assert Order.objects.count() == 0
+
+
+def test_json_array_body_is_rejected(client):
+    response = client.post("/order-service/user-1/orders", [VALID], format="json")
+    assert response.status_code == 400
+    assert Order.objects.count() == 0
+
+
+def test_user_id_over_64_characters_is_rejected(client):
+    response = client.post(f"/order-service/{'u' * 65}/orders", VALID, format="json")
+    assert response.status_code == 400
+    assert "userId" in response.json()
+    assert Order.objects.count() == 0
+
+
+def test_api_orders_requires_user_id(client):
+    response = client.post("/api/orders/", VALID, format="json")
+    assert response.status_code == 400
+    assert "required" in " ".join(response.json()["userId"])
+    assert Order.objects.count() == 0

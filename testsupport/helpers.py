@@ -1,0 +1,84 @@
+"""Helpers for tests that talk to the real broker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from confluent_kafka import Consumer, Message, Producer
+from django.db import connections
+
+from catalog.consumers import OrderEventsHandler
+from kafka_bridge.config import client_config
+from kafka_bridge.consumer import BatchConsumer, LoopStats
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def produce(topic: str, values: list[bytes | None], *, key: bytes | None = None) -> None:
+    """Publish raw values and wait until the broker has them all."""
+    producer = Producer(client_config(**{"acks": "all", "linger.ms": 0}))
+    for value in values:
+        producer.produce(topic, key=key, value=value)
+    assert producer.flush(30) == 0, "broker did not acknowledge the test messages"
+
+
+def read_topic(topic: str, *, expected: int, timeout: float = 30) -> list[Message]:
+    """Read a topic from the beginning until ``expected`` messages arrived (or time ran out)."""
+    consumer = Consumer(
+        client_config(**{"group.id": f"test-reader-{uuid.uuid4()}", "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    )
+    consumer.subscribe([topic])
+    messages: list[Message] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(messages) < expected and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                messages.append(message)
+        # A little longer, to catch messages beyond those expected (duplicates).
+        extra_deadline = time.monotonic() + 1.0
+        while time.monotonic() < extra_deadline:
+            message = consumer.poll(0.2)
+            if message is not None and message.error() is None:
+                messages.append(message)
+    finally:
+        consumer.close()
+    return messages
+
+
+def consume_orders(topic: str, *, group_id: str | None = None, idle: float = 3.0, batch_size: int = 500) -> LoopStats:
+    """Run the catalog's consumer in this process until the topic has been idle for ``idle`` s."""
+    loop = BatchConsumer(
+        topics=[topic],
+        group_id=group_id or f"test-catalog-{uuid.uuid4()}",
+        handler=OrderEventsHandler(),
+        batch_size=batch_size,
+        exit_when_idle=idle,
+    )
+    return loop.run()
+
+
+def manage_env(**extra: str) -> dict[str, str]:
+    """Environment for a ``manage.py`` subprocess that uses this test session's databases and broker."""
+    env = dict(os.environ)
+    for alias, var in (("default", "ORDERS_DATABASE_URL"), ("catalog", "CATALOG_DATABASE_URL")):
+        s = connections[alias].settings_dict
+        if s["ENGINE"].endswith("postgresql"):
+            env[var] = f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+    env.update(extra)
+    return env
+
+
+def manage(*args: str, env: dict[str, str] | None = None, **popen) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "manage.py"), *args], env=env or manage_env(), cwd=ROOT, **popen)
+
+
+def stock_of(product_id: str) -> int:
+    from catalog.models import Product
+
+    return Product.objects.get(product_id=product_id).stock

@@ -1,0 +1,150 @@
+"""Starts the real services the test suite runs against, before Django reads its settings.
+
+Loaded with ``-p testsupport.pytest_plugin`` (pyproject.toml), so it runs before
+pytest-django configures Django:
+
+* PostgreSQL: unless ``ORDERS_DATABASE_URL`` and ``CATALOG_DATABASE_URL`` are set, a
+  throwaway cluster (``bin/postgres-server``) in a temp folder on its own port;
+* Apache Kafka: unless ``KAFKA_BOOTSTRAP_SERVERS`` is set, a fresh single-node broker
+  (``bin/kafka-server``) on its own ports, so it never touches ``make run``'s broker.
+
+Both are stopped when the session ends. With ``CI=true`` a skipped test fails the run:
+in CI nothing may quietly not be tested.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_PORT = int(os.environ.get("TEST_POSTGRES_PORT", "15432"))
+KAFKA_PORT = int(os.environ.get("TEST_KAFKA_PORT", "19092"))
+
+
+@dataclass
+class KafkaBroker:
+    """The broker this session started, which tests may stop and start again."""
+
+    port: int
+    home: Path
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _run(self, action: str) -> None:
+        env = {**os.environ, "KAFKA_PORT": str(self.port), "KAFKA_HOME": str(self.home), "KAFKA_HEAP_OPTS": "-Xmx512M -Xms512M"}
+        subprocess.run([ROOT / "bin" / "kafka-server", action], env=env, check=True, stdout=subprocess.DEVNULL)
+
+    def start(self) -> None:
+        self._run("start")
+
+    def stop(self) -> None:
+        self._run("stop")
+
+
+class _Services:
+    def __init__(self) -> None:
+        self.tmp: Path | None = None
+        self.pg_dir: Path | None = None
+        self.broker: KafkaBroker | None = None
+
+    def start(self) -> None:
+        need_pg = not (os.environ.get("ORDERS_DATABASE_URL") and os.environ.get("CATALOG_DATABASE_URL"))
+        need_kafka = not os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if not (need_pg or need_kafka):
+            return
+        self.tmp = Path(tempfile.mkdtemp(prefix="stocksync-test-"))
+        self.tmp.chmod(0o755)  # PostgreSQL runs as its own user and must enter it
+        errors: list[BaseException] = []
+
+        def guarded(fn):
+            def run():
+                try:
+                    fn()
+                except BaseException as exc:  # reported below, in the main thread
+                    errors.append(exc)
+
+            return run
+
+        threads = []
+        if need_pg:
+            threads.append(threading.Thread(target=guarded(self._start_postgres)))
+        if need_kafka:
+            threads.append(threading.Thread(target=guarded(self._start_kafka)))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            self.stop()
+            raise pytest.UsageError(f"could not start the test services: {errors[0]}")
+
+    def _start_postgres(self) -> None:
+        self.pg_dir = self.tmp / "pg"
+        out = subprocess.run(
+            [ROOT / "bin" / "postgres-server", "start", str(self.pg_dir), str(PG_PORT)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        for line in out.splitlines():
+            key, _, value = line.partition("=")
+            os.environ[key] = value
+
+    def _start_kafka(self) -> None:
+        self.broker = KafkaBroker(port=KAFKA_PORT, home=self.tmp / "kafka")
+        self.broker.start()
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap
+
+    def stop(self) -> None:
+        if self.broker is not None:
+            try:
+                self.broker.stop()
+            except subprocess.CalledProcessError:
+                pass
+        if self.pg_dir is not None:
+            subprocess.run([ROOT / "bin" / "postgres-server", "stop", str(self.pg_dir)], check=False)
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+services = _Services()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    # A wrapper runs before pytest-django's own (tryfirst) hook, which imports settings.
+    if os.environ.get("STOCKSYNC_TEST_SERVICES", "1") != "0":
+        services.start()
+    return (yield)
+
+
+def pytest_unconfigure(config):
+    services.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> KafkaBroker:
+    """The broker the session started; tests that stop it skip when it is someone else's."""
+    if services.broker is None:
+        pytest.skip("KAFKA_BOOTSTRAP_SERVERS points at a broker this session does not control")
+    return services.broker
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.skipped and os.environ.get("CI", "").lower() == "true" and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.longrepr = f"skipped under CI=true, which counts as a failure: {reason}"
+    return report

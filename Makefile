@@ -1,0 +1,47 @@
+# The two commands: `make run` and `make test`. Everything they need is set up on the way.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+KAFKA_STAMP := .cache/kafka/libs/.fetched
+
+.PHONY: help run test kafka-start kafka-stop migrate clean
+
+help:
+	@echo "make run    - start Kafka, the web server (127.0.0.1:8000), relay and consumer on SQLite"
+	@echo "make test   - the whole suite against a real Kafka broker and PostgreSQL"
+	@echo "make kafka-start / kafka-stop - the local broker alone (127.0.0.1:9092)"
+	@echo "make clean  - remove the venv, the fetched jars, the broker's data and var/"
+
+$(VENV_STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt
+	@# Put the project root on the venv's path, so `pytest` finds its plugin from anywhere.
+	echo "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/stocksync-root.pth"
+	touch $@
+
+$(KAFKA_STAMP): infra/kafka/pom.xml
+	bin/kafka-fetch
+	touch $@
+
+run: $(VENV_STAMP) $(KAFKA_STAMP)
+	bin/dev-run
+
+test: $(VENV_STAMP) $(KAFKA_STAMP)
+	$(PY) -m pytest
+
+kafka-start: $(KAFKA_STAMP)
+	bin/kafka-server start
+
+kafka-stop:
+	bin/kafka-server stop
+
+migrate: $(VENV_STAMP)
+	$(PY) manage.py migrate
+	$(PY) manage.py migrate --database=catalog
+
+clean:
+	-bin/kafka-server stop
+	rm -rf $(VENV) .cache var

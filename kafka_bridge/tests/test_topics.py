@@ -1,0 +1,51 @@
+"""Topic creation and Kafka's own CLI tools, as the tutorial uses them (real broker)."""
+
+import subprocess
+import uuid
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.test import override_settings
+
+from testsupport.helpers import ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def kafka_cli(tool: str, *args: str, **kwargs) -> str:
+    return subprocess.run(
+        [ROOT / "bin" / tool, "--bootstrap-server", settings.KAFKA_BOOTSTRAP_SERVERS, *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        **kwargs,
+    ).stdout
+
+
+def test_createtopics_creates_topic_and_dead_letter_topic_once(capsys):
+    name = f"test-create-{uuid.uuid4().hex[:8]}"
+    with override_settings(ORDER_EVENTS_TOPIC=name):
+        call_command("createtopics", "--partitions", "2")
+        call_command("createtopics")
+    out = capsys.readouterr().out
+    assert f"created: {name}, {name}.DLT" in out
+    assert "topics already exist" in out
+    described = kafka_cli("kafka-topics", "--describe", "--topic", name)
+    assert "PartitionCount: 2" in described
+
+
+def test_tutorial_cli_round_trip():
+    name = f"quickstart-events-{uuid.uuid4().hex[:8]}"
+    kafka_cli("kafka-topics", "--create", "--topic", name, "--partitions", "1")
+    assert name in kafka_cli("kafka-topics", "--list").split()
+    kafka_cli("kafka-console-producer", "--topic", name, input="first\nsecond\nthird\n")
+    everything = kafka_cli("kafka-console-consumer", "--topic", name, "--from-beginning", "--max-messages", "3")
+    assert everything.split() == ["first", "second", "third"]
+    from_offset_1 = kafka_cli("kafka-console-consumer", "--partition", "0", "--offset", "1", "--topic", name, "--max-messages", "2")
+    assert from_offset_1.split() == ["second", "third"]
+    group = f"tutorial-{uuid.uuid4().hex[:8]}"
+    kafka_cli("kafka-console-consumer", "--topic", name, "--group", group, "--from-beginning", "--max-messages", "3")
+    described = kafka_cli("kafka-consumer-groups", "--describe", "--group", group)
+    assert name in described and " 3 " in described  # committed offset 3 on partition 0

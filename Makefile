@@ -6,11 +6,11 @@ PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 KAFKA_STAMP := .cache/kafka/libs/.fetched
 
-.PHONY: help run test kafka-start kafka-stop migrate clean
+.PHONY: help run test lint kafka-start kafka-stop migrate clean
 
 help:
 	@echo "make run    - start Kafka, the web server (127.0.0.1:8000), relay and consumer on SQLite"
-	@echo "make test   - the whole suite against a real Kafka broker and PostgreSQL"
+	@echo "make test   - lint, then the whole suite against a real Kafka broker and PostgreSQL"
 	@echo "make kafka-start / kafka-stop - the local broker alone (127.0.0.1:9092)"
 	@echo "make clean  - remove the venv, the fetched jars, the broker's data and var/"
 
@@ -29,8 +29,12 @@ $(KAFKA_STAMP): infra/kafka/pom.xml
 run: $(VENV_STAMP) $(KAFKA_STAMP)
 	bin/dev-run
 
-test: $(VENV_STAMP) $(KAFKA_STAMP)
+test: lint $(KAFKA_STAMP)
 	$(PY) -m pytest
+
+lint: $(VENV_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 kafka-start: $(KAFKA_STAMP)
 	bin/kafka-server start

@@ -23,7 +23,7 @@ from typing import Generic, Protocol, TypeVar
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from kafka_bridge.config import consumer_config
-from kafka_bridge.deadletters import DeadLetter, DeadLetterPublisher
+from kafka_bridge.deadletters import DeadLetter, DeadLetterPublisher, SourceMessage
 from kafka_bridge.events import InvalidEvent
 
 logger = logging.getLogger(__name__)
@@ -32,20 +32,10 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class Record(Generic[T]):
+class Record(SourceMessage, Generic[T]):
     """A decoded message and where it came from."""
 
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int | None
-    key: bytes | None
-    value: bytes | None
     event: T
-
-    @property
-    def where(self) -> str:
-        return f"{self.topic}[{self.partition}]@{self.offset}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +47,7 @@ class Rejection:
     exception: str = "Rejected"
 
     def dead_letter(self) -> DeadLetter:
-        r = self.record
-        return DeadLetter(r.topic, r.partition, r.offset, r.timestamp_ms, r.key, r.value, self.reason, self.exception)
+        return DeadLetter(self.record, self.reason, self.exception)
 
 
 @dataclass
@@ -135,7 +124,9 @@ class BatchConsumer(Generic[T]):
         self._last_activity = time.monotonic()
         self._assigned_once = False
         consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
-        logger.info("consuming %s as group %r from %s", ", ".join(self.topics), self.group_id, self._config["bootstrap.servers"])
+        logger.info(
+            "consuming %s as group %r from %s", ", ".join(self.topics), self.group_id, self._config["bootstrap.servers"]
+        )
         last_summary, summarised = time.monotonic(), LoopStats()
         try:
             while not self._stopping:
@@ -149,7 +140,10 @@ class BatchConsumer(Generic[T]):
                         break
                 elif self._idle_too_long():
                     break
-                if time.monotonic() - last_summary > self.SUMMARY_EVERY_SECONDS and self.stats.batches != summarised.batches:
+                if (
+                    time.monotonic() - last_summary > self.SUMMARY_EVERY_SECONDS
+                    and self.stats.batches != summarised.batches
+                ):
                     self._log_summary(summarised)
                     last_summary, summarised = time.monotonic(), LoopStats(**vars(self.stats))
         finally:
@@ -211,25 +205,13 @@ class BatchConsumer(Generic[T]):
             try:
                 event = self.handler.decode(message.value())
             except InvalidEvent as exc:
-                letters.append(_dead_letter(message, str(exc), type(exc).__name__))
+                letters.append(DeadLetter(SourceMessage.of(message), str(exc), type(exc).__name__))
                 continue
-            records.append(
-                Record(
-                    topic=message.topic(),
-                    partition=message.partition(),
-                    offset=message.offset(),
-                    timestamp_ms=message.timestamp()[1],
-                    key=message.key(),
-                    value=message.value(),
-                    event=event,
-                )
-            )
+            records.append(Record.of(message, event=event))
         result = self._apply(records) if records else BatchResult()
         letters += [r.dead_letter() for r in result.rejected]
         for letter in letters:
-            logger.warning(
-                "dead-lettering %s[%d]@%d: %s (%s)", letter.topic, letter.partition, letter.offset, letter.reason, letter.exception
-            )
+            logger.warning("dead-lettering %s: %s (%s)", letter.source.where, letter.reason, letter.exception)
         if letters and not dead_letters.send(letters, should_stop=lambda: self._stopping):
             raise _StopRequested
         self._commit(consumer, messages)
@@ -254,7 +236,9 @@ class BatchConsumer(Generic[T]):
             except Exception as exc:
                 if len(records) == 1:
                     logger.exception("could not apply %s", records[0].where)
-                    return BatchResult(rejected=[Rejection(records[0], f"could not be applied: {exc}", type(exc).__name__)])
+                    return BatchResult(
+                        rejected=[Rejection(records[0], f"could not be applied: {exc}", type(exc).__name__)]
+                    )
                 # Find the culprit: apply one at a time, so the good ones still go through.
                 logger.warning("batch of %d failed (%s); applying its records one by one", len(records), exc)
                 total = BatchResult()
@@ -279,7 +263,9 @@ class BatchConsumer(Generic[T]):
             next_offsets[tp] = max(next_offsets.get(tp, 0), message.offset() + 1)
         try:
             consumer.commit(
-                offsets=[TopicPartition(topic, partition, offset) for (topic, partition), offset in next_offsets.items()],
+                offsets=[
+                    TopicPartition(topic, partition, offset) for (topic, partition), offset in next_offsets.items()
+                ],
                 asynchronous=False,
             )
         except KafkaException as exc:
@@ -312,12 +298,5 @@ class BatchConsumer(Generic[T]):
         )
 
 
-def _dead_letter(message: Message, reason: str, exception: str) -> DeadLetter:
-    return DeadLetter(
-        message.topic(), message.partition(), message.offset(), message.timestamp()[1], message.key(), message.value(), reason, exception
-    )
-
-
 def _describe(partitions: list[TopicPartition]) -> str:
     return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions)
-

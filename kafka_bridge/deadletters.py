@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, Message, Producer
 
 from kafka_bridge.config import dead_letter_topic, producer_config
 
@@ -19,25 +19,50 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class DeadLetter:
+class SourceMessage:
+    """A consumed message's bytes and coordinates: enough to find it again or dead-letter it."""
+
     topic: str
     partition: int
     offset: int
     timestamp_ms: int | None
     key: bytes | None
     value: bytes | None
+
+    @classmethod
+    def of(cls, message: Message, **extra):
+        """From a consumed message; subclasses pass their extra fields in ``extra``."""
+        return cls(
+            message.topic(),
+            message.partition(),
+            message.offset(),
+            message.timestamp()[1],
+            message.key(),
+            message.value(),
+            **extra,
+        )
+
+    @property
+    def where(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    source: SourceMessage
     reason: str
     exception: str
 
 
 def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
+    source = letter.source
     return [
         ("dlt.reason", letter.reason.encode()),
         ("dlt.exception", letter.exception.encode()),
-        ("dlt.original.topic", letter.topic.encode()),
-        ("dlt.original.partition", str(letter.partition).encode()),
-        ("dlt.original.offset", str(letter.offset).encode()),
-        ("dlt.original.timestamp", str(letter.timestamp_ms if letter.timestamp_ms is not None else "").encode()),
+        ("dlt.original.topic", source.topic.encode()),
+        ("dlt.original.partition", str(source.partition).encode()),
+        ("dlt.original.offset", str(source.offset).encode()),
+        ("dlt.original.timestamp", str(source.timestamp_ms if source.timestamp_ms is not None else "").encode()),
     ]
 
 
@@ -59,11 +84,11 @@ class DeadLetterPublisher:
             outcome: dict[int, KafkaError | None] = {}
             for index, letter in enumerate(to_send):
                 self._producer.produce(
-                    dead_letter_topic(letter.topic),
-                    key=letter.key,
-                    value=letter.value,
+                    dead_letter_topic(letter.source.topic),
+                    key=letter.source.key,
+                    value=letter.source.value,
                     headers=dead_letter_headers(letter),
-                    on_delivery=lambda err, _msg, index=index: outcome.__setitem__(index, err),
+                    on_delivery=lambda err, _msg, index=index, outcome=outcome: outcome.__setitem__(index, err),
                 )
             # Each message ends delivered or failed within message.timeout.ms.
             while len(outcome) < len(to_send):

@@ -55,7 +55,9 @@ class EventPublisher:
     def close(self, timeout: float = 10) -> None:
         remaining = self.flush(timeout)
         if remaining:
-            logger.warning("publisher closed with %d undelivered message(s); the outbox relay will send them", remaining)
+            logger.warning(
+                "publisher closed with %d undelivered message(s); the outbox relay will send them", remaining
+            )
         self._stopping.set()
         self._thread.join(timeout=2)
 

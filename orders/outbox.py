@@ -68,12 +68,16 @@ def outbox_publish(*, event: OutboxEvent, using: str = "default") -> None:
             logger.warning("outbox event %s not delivered (%s); the relay will retry it", event.pk, err)
 
     try:
-        get_publisher().publish(topic=event.topic, key=event.key.encode(), value=bytes(event.payload), on_delivery=on_delivery)
+        get_publisher().publish(
+            topic=event.topic, key=event.key.encode(), value=bytes(event.payload), on_delivery=on_delivery
+        )
     except Exception:
         logger.exception("could not queue outbox event %s; the relay will send it", event.pk)
 
 
-def outbox_relay_pending(*, producer: Producer, older_than: timedelta, batch_size: int, using: str = "default") -> tuple[int, int]:
+def outbox_relay_pending(
+    *, producer: Producer, older_than: timedelta, batch_size: int, using: str = "default"
+) -> tuple[int, int]:
     """Publish one batch of outbox rows left unsent for longer than ``older_than``.
 
     Waits until the broker has acknowledged or refused each one (within the producer's

@@ -30,7 +30,9 @@ def produce(topic: str, values: list[bytes | None], *, key: bytes | None = None)
 def read_topic(topic: str, *, expected: int, timeout: float = 30) -> list[Message]:
     """Read a topic from the beginning until ``expected`` messages arrived (or time ran out)."""
     consumer = Consumer(
-        client_config(**{"group.id": f"test-reader-{uuid.uuid4()}", "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        client_config(
+            **{"group.id": f"test-reader-{uuid.uuid4()}", "auto.offset.reset": "earliest", "enable.auto.commit": False}
+        )
     )
     consumer.subscribe([topic])
     messages: list[Message] = []
@@ -75,7 +77,9 @@ def manage_env(**extra: str) -> dict[str, str]:
 
 
 def manage(*args: str, env: dict[str, str] | None = None, **popen) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(ROOT / "manage.py"), *args], env=env or manage_env(), cwd=ROOT, **popen)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), *args], env=env or manage_env(), cwd=ROOT, **popen
+    )
 
 
 def stock_of(product_id: str) -> int:

@@ -41,7 +41,12 @@ class KafkaBroker:
         return f"127.0.0.1:{self.port}"
 
     def _run(self, action: str) -> None:
-        env = {**os.environ, "KAFKA_PORT": str(self.port), "KAFKA_HOME": str(self.home), "KAFKA_HEAP_OPTS": "-Xmx512M -Xms512M"}
+        env = {
+            **os.environ,
+            "KAFKA_PORT": str(self.port),
+            "KAFKA_HOME": str(self.home),
+            "KAFKA_HEAP_OPTS": "-Xmx512M -Xms512M",
+        }
         subprocess.run([ROOT / "bin" / "kafka-server", action], env=env, check=True, stdout=subprocess.DEVNULL)
 
     def start(self) -> None:

@@ -28,7 +28,13 @@ def order(product_id="CATALOG-002", qty=1, order_id=None) -> bytes:
 def test_tutorial_console_producer_line_lowers_stock_once_however_often_pasted(topic, products, settings):
     # Kafka's own CLI tool, with the tutorial's arguments, the line pasted three times.
     subprocess.run(
-        [ROOT / "bin" / "kafka-console-producer", "--bootstrap-server", settings.KAFKA_BOOTSTRAP_SERVERS, "--topic", topic],
+        [
+            ROOT / "bin" / "kafka-console-producer",
+            "--bootstrap-server",
+            settings.KAFKA_BOOTSTRAP_SERVERS,
+            "--topic",
+            topic,
+        ],
         input=(TUTORIAL_LINE + "\n") * 3,
         text=True,
         check=True,
@@ -53,14 +59,20 @@ def test_duplicate_order_event_is_applied_once_even_across_runs(topic, products)
 
 
 def test_bad_messages_are_dead_lettered_with_reason_and_the_next_one_applies(topic, products):
-    produce(topic, [b"not json", order(product_id="CATALOG-404", order_id="order-x"), order(qty=3, order_id="order-good")], key=b"k")
+    produce(
+        topic,
+        [b"not json", order(product_id="CATALOG-404", order_id="order-x"), order(qty=3, order_id="order-good")],
+        key=b"k",
+    )
     stats = consume_orders(topic)
     assert stats.applied == 1 and stats.dead_lettered == 2
     assert stock_of("CATALOG-002") == 107
     assert not StockMovement.objects.filter(order_id="order-x").exists()
 
     letters = read_topic(dead_letter_topic(topic), expected=2)
-    assert sorted(m.value() for m in letters) == sorted([b"not json", order(product_id="CATALOG-404", order_id="order-x")])
+    assert sorted(m.value() for m in letters) == sorted(
+        [b"not json", order(product_id="CATALOG-404", order_id="order-x")]
+    )
     headers = {m.value(): dict(m.headers()) for m in letters}
     bad_json = headers[b"not json"]
     assert bad_json["dlt.reason"].startswith(b"not JSON")
@@ -74,7 +86,9 @@ def test_bad_messages_are_dead_lettered_with_reason_and_the_next_one_applies(top
 
 def test_consumer_stopped_with_sigterm_mid_stream_and_restarted_applies_every_order_once(topic, products):
     total = 400
-    events = [order(product_id=pid, qty=1) for pid in ("CATALOG-001", "CATALOG-002", "CATALOG-003") for _ in range(total // 4)]
+    events = [
+        order(product_id=pid, qty=1) for pid in ("CATALOG-001", "CATALOG-002", "CATALOG-003") for _ in range(total // 4)
+    ]
     group = f"test-sigterm-{uuid.uuid4()}"
 
     def produce_slowly():
@@ -84,7 +98,9 @@ def test_consumer_stopped_with_sigterm_mid_stream_and_restarted_applies_every_or
 
     producer = threading.Thread(target=produce_slowly)
     producer.start()
-    consumer = manage("runconsumer", "--topic", topic, "--group-id", group, "--batch-size", "10", stderr=subprocess.PIPE, text=True)
+    consumer = manage(
+        "runconsumer", "--topic", topic, "--group-id", group, "--batch-size", "10", stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 60
     while StockMovement.objects.count() == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -128,4 +144,3 @@ def test_events_for_one_product_keep_their_order_through_the_ledger(topic, produ
     movements = list(StockMovement.objects.order_by("id").values_list("order_id", "stock_after"))
     assert [m[0] for m in movements] == ids
     assert [m[1] for m in movements] == list(range(119, 69, -1))
-

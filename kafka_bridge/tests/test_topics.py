@@ -43,7 +43,9 @@ def test_tutorial_cli_round_trip():
     kafka_cli("kafka-console-producer", "--topic", name, input="first\nsecond\nthird\n")
     everything = kafka_cli("kafka-console-consumer", "--topic", name, "--from-beginning", "--max-messages", "3")
     assert everything.split() == ["first", "second", "third"]
-    from_offset_1 = kafka_cli("kafka-console-consumer", "--partition", "0", "--offset", "1", "--topic", name, "--max-messages", "2")
+    from_offset_1 = kafka_cli(
+        "kafka-console-consumer", "--partition", "0", "--offset", "1", "--topic", name, "--max-messages", "2"
+    )
     assert from_offset_1.split() == ["second", "third"]
     group = f"tutorial-{uuid.uuid4().hex[:8]}"
     kafka_cli("kafka-console-consumer", "--topic", name, "--group", group, "--from-beginning", "--max-messages", "3")

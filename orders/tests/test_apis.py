@@ -30,9 +30,7 @@ def test_course_route_creates_order_with_server_made_id_and_total(client):
 
 
 def test_client_cannot_set_order_id_or_total(client):
-    response = client.post(
-        "/order-service/user-1/orders", {**VALID, "orderId": "mine", "totalPrice": 1}, format="json"
-    )
+    response = client.post("/order-service/user-1/orders", {**VALID, "orderId": "mine", "totalPrice": 1}, format="json")
     assert response.status_code == 201
     assert response.json()["orderId"] != "mine"
     assert response.json()["totalPrice"] == 4500

@@ -40,7 +40,9 @@ def test_order_placed_through_api_is_published_as_tutorial_json_and_lowers_stock
         b'{"productId":"CATALOG-001","qty":10,"unitPrice":1000,"totalPrice":10000,'
         b'"orderId":"' + order_id.encode() + b'","userId":"8b2c437c-c8b2-42eb-b9ff-3aa8ee4cac1e"}'
     )
-    assert wait_until(lambda: OutboxEvent.objects.get().sent_at is not None), "delivery report never marked the row sent"
+    assert wait_until(lambda: OutboxEvent.objects.get().sent_at is not None), (
+        "delivery report never marked the row sent"
+    )
 
     stats = consume_orders(topic)
     assert stats.applied == 1

@@ -10,4 +10,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         created = catalog_load_demo_products()
-        self.stdout.write(f"demo products created: {', '.join(created)}" if created else "demo products already present")
+        self.stdout.write(
+            f"demo products created: {', '.join(created)}" if created else "demo products already present"
+        )

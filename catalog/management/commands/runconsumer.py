@@ -6,25 +6,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog.consumers import OrderEventsHandler
+from config.argtypes import positive_float, positive_int
 from kafka_bridge.consumer import BatchConsumer
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise ValueError(text)
-    return value
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
-
-
-positive_float.__name__ = "positive number"
-positive_int.__name__ = "positive integer"
 
 
 class Command(BaseCommand):
@@ -34,7 +17,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--topic", default=settings.ORDER_EVENTS_TOPIC, help="topic to consume (default: %(default)s)")
+        parser.add_argument(
+            "--topic", default=settings.ORDER_EVENTS_TOPIC, help="topic to consume (default: %(default)s)"
+        )
         parser.add_argument(
             "--group-id", default=settings.CATALOG_CONSUMER_GROUP, help="consumer group (default: %(default)s)"
         )

@@ -27,4 +27,8 @@ class Command(BaseCommand):
             )
         except KafkaException as exc:
             raise CommandError(f"could not create topics on {settings.KAFKA_BOOTSTRAP_SERVERS}: {exc}") from exc
-        self.stdout.write(f"created: {', '.join(created)}" if created else f"topics already exist: {topic}, {dead_letter_topic(topic)}")
+        self.stdout.write(
+            f"created: {', '.join(created)}"
+            if created
+            else f"topics already exist: {topic}, {dead_letter_topic(topic)}"
+        )

@@ -8,19 +8,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from config.argtypes import non_negative_float
 from orders.outbox import outbox_relay_pending, relay_producer
 
 logger = logging.getLogger("orders.relay")
-
-
-def non_negative_float(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise ValueError(text)
-    return value
-
-
-non_negative_float.__name__ = "non-negative number"
 
 
 class Command(BaseCommand):
@@ -50,7 +41,11 @@ class Command(BaseCommand):
             signal.signal(signum, stop)
         producer = relay_producer()
         older_than = timedelta(seconds=options["grace"])
-        logger.info("relay publishing outbox events unsent for over %.1fs to %s", options["grace"], settings.KAFKA_BOOTSTRAP_SERVERS)
+        logger.info(
+            "relay publishing outbox events unsent for over %.1fs to %s",
+            options["grace"],
+            settings.KAFKA_BOOTSTRAP_SERVERS,
+        )
         total = 0
         while not stopping:
             delivered, failed = outbox_relay_pending(

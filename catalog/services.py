@@ -10,6 +10,7 @@ from catalog.models import Product, StockMovement
 from config.routers import CATALOG_DB
 from kafka_bridge.consumer import BatchResult, Record, Rejection
 from kafka_bridge.events import OrderEvent
+from kafka_bridge.faults import crash_point
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ def stock_apply_order_events(*, records: list[Record[OrderEvent]]) -> BatchResul
         StockMovement.objects.using(CATALOG_DB).bulk_create(movements)
         Product.objects.using(CATALOG_DB).bulk_update(list(changed.values()), ["stock"])
         result.applied = len(movements)
+        crash_point("consumer.before_db_commit")
     return result
 
 

@@ -25,6 +25,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from kafka_bridge.config import consumer_config
 from kafka_bridge.deadletters import DeadLetter, DeadLetterPublisher, SourceMessage
 from kafka_bridge.events import InvalidEvent
+from kafka_bridge.faults import crash_point
 
 logger = logging.getLogger(__name__)
 
@@ -209,12 +210,14 @@ class BatchConsumer(Generic[T]):
                 continue
             records.append(Record.of(message, event=event))
         result = self._apply(records) if records else BatchResult()
+        crash_point("consumer.after_db_commit")
         letters += [r.dead_letter() for r in result.rejected]
         for letter in letters:
             logger.warning("dead-lettering %s: %s (%s)", letter.source.where, letter.reason, letter.exception)
         if letters and not dead_letters.send(letters, should_stop=lambda: self._stopping):
             raise _StopRequested
         self._commit(consumer, messages)
+        crash_point("consumer.after_offset_commit")
         self.stats.add(result, len(letters))
 
     def _apply(self, records: list[Record[T]]) -> BatchResult:

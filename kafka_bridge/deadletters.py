@@ -11,9 +11,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
-from kafka_bridge.config import dead_letter_topic, producer_config
+from kafka_bridge.config import client_config, dead_letter_topic, producer_config
 
 logger = logging.getLogger(__name__)
 
@@ -112,3 +112,101 @@ class DeadLetterPublisher:
 
     def close(self) -> None:
         self._producer.flush(10)
+
+
+@dataclass(frozen=True)
+class StoredDeadLetter:
+    """A message as it sits on a dead-letter topic."""
+
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, str]
+
+    @property
+    def id(self) -> str:
+        return f"{self.partition}:{self.offset}"
+
+    @property
+    def reason(self) -> str:
+        return self.headers.get("dlt.reason", "")
+
+    @property
+    def original_topic(self) -> str:
+        return self.headers.get("dlt.original.topic", "")
+
+    @property
+    def original(self) -> str:
+        topic, partition, offset = (
+            self.headers.get(f"dlt.original.{k}", "?") for k in ("topic", "partition", "offset")
+        )
+        return f"{topic}[{partition}]@{offset}"
+
+
+def dead_letters_read(*, topic: str, timeout: float = 10) -> list[StoredDeadLetter]:
+    """Every message now on the dead-letter ``topic``, oldest first per partition.
+
+    Reads with a plain assignment (no consumer group), so it commits nothing and
+    leaves no trace on the broker.
+    """
+    consumer = Consumer(client_config(**{"group.id": "stocksync-deadletters-reader", "enable.auto.commit": False}))
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return []
+        ends: dict[int, int] = {}
+        assignment = []
+        for partition in sorted(metadata.partitions):
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+            if high > low:
+                ends[partition] = high
+                assignment.append(TopicPartition(topic, partition, low))
+        if not assignment:
+            return []
+        consumer.assign(assignment)
+        letters: list[StoredDeadLetter] = []
+        deadline = time.monotonic() + timeout + sum(ends.values()) / 10000
+        remaining = dict(ends)
+        while remaining and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None or message.error() is not None:
+                continue
+            letters.append(
+                StoredDeadLetter(
+                    partition=message.partition(),
+                    offset=message.offset(),
+                    key=message.key(),
+                    value=message.value(),
+                    headers={k: (v or b"").decode(errors="replace") for k, v in (message.headers() or [])},
+                )
+            )
+            if message.offset() + 1 >= remaining.get(message.partition(), 0):
+                remaining.pop(message.partition(), None)
+        return sorted(letters, key=lambda letter: (letter.partition, letter.offset))
+    finally:
+        consumer.close()
+
+
+def dead_letters_replay(letters: list[StoredDeadLetter]) -> int:
+    """Send dead letters back to their original topic, key and value unchanged.
+
+    Safe to repeat: consumers apply by id, so an event already applied is skipped; one
+    still bad comes back to the dead-letter topic with its reason.
+    """
+    producer = Producer(producer_config(**{"linger.ms": 0}))
+    failures: list[str] = []
+    for letter in letters:
+        if not letter.original_topic:
+            raise ValueError(f"dead letter {letter.id} has no dlt.original.topic header; cannot replay it")
+        producer.produce(
+            letter.original_topic,
+            key=letter.key,
+            value=letter.value,
+            headers=[("dlt.replayed-from", f"{letter.id}".encode())],
+            on_delivery=lambda err, _msg, letter=letter: err and failures.append(f"{letter.id}: {err}"),
+        )
+    undelivered = producer.flush(30)
+    if failures or undelivered:
+        raise RuntimeError(f"replay not acknowledged by the broker: {', '.join(failures) or f'{undelivered} pending'}")
+    return len(letters)

@@ -28,6 +28,8 @@ class OutboxEvent(models.Model):
 
     topic = models.CharField(max_length=249)
     key = models.CharField(max_length=64)
+    # What the event is about (the orderId), to find an order's event again.
+    subject_id = models.CharField(max_length=64, db_index=True)
     payload = models.BinaryField()
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)

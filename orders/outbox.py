@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from kafka_bridge.config import producer_config
 from kafka_bridge.events import OrderEvent
+from kafka_bridge.faults import crash_point
 from kafka_bridge.producer import get_publisher
 from orders.models import Order, OutboxEvent
 
@@ -45,6 +46,7 @@ def outbox_record_order_placed(*, order: Order, using: str) -> OutboxEvent:
     return OutboxEvent.objects.using(using).create(
         topic=settings.ORDER_EVENTS_TOPIC,
         key=order.product_id,  # per-product ordering: one product, one partition
+        subject_id=str(order.order_id),
         payload=order_event(order).to_json(),
     )
 
@@ -52,7 +54,12 @@ def outbox_record_order_placed(*, order: Order, using: str) -> OutboxEvent:
 def outbox_publish_on_commit(*, event: OutboxEvent, using: str) -> None:
     """Publish the event once the current transaction commits — never for a rollback."""
     if settings.OUTBOX_PUBLISH_ON_COMMIT:
-        transaction.on_commit(lambda: outbox_publish(event=event, using=using), using=using)
+        transaction.on_commit(lambda: _publish_after_commit(event, using), using=using)
+
+
+def _publish_after_commit(event: OutboxEvent, using: str) -> None:
+    crash_point("web.after_commit")  # committed, not yet handed to Kafka: the relay's case
+    outbox_publish(event=event, using=using)
 
 
 def outbox_publish(*, event: OutboxEvent, using: str = "default") -> None:
@@ -106,6 +113,7 @@ def outbox_relay_pending(
                 producer.poll(0.1)
     while len(outcome) < len(rows):
         producer.flush(1)
+    crash_point("relay.after_send")  # on the topic, not yet marked sent: a duplicate is born
     delivered = [pk for pk, err in outcome.items() if err is None]
     failed = [row for row in rows if outcome[row.pk] is not None]
     OutboxEvent.objects.using(using).filter(pk__in=delivered, sent_at__isnull=True).update(sent_at=timezone.now())

@@ -1,0 +1,110 @@
+"""``python manage.py reconcile``: are orders and the catalog's stock in sync? Exit 0 if so, 1 if not."""
+
+import json
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand
+
+from catalog.reconcile import ReconcileReport, sync_reconcile
+from config.argtypes import non_negative_float
+
+SHOW = 20  # rows per finding in the table; --json has them all
+
+
+class Command(BaseCommand):
+    help = "Compare orders with the catalog's ledger and stock. Exit status 0 when in sync, 1 otherwise."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--older-than",
+            type=non_negative_float,
+            default=60.0,
+            metavar="SECONDS",
+            help="only orders placed at least this long ago must be applied (default: %(default)s)",
+        )
+        parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    def handle(self, *args, **options):
+        report = sync_reconcile(older_than=timedelta(seconds=options["older_than"]))
+        if options["json"]:
+            self.stdout.write(json.dumps(report.as_dict(), default=str, indent=2))
+        else:
+            self.stdout.write(render(report))
+        if not report.in_sync:
+            raise SystemExit(1)
+
+
+def render(report: ReconcileReport) -> str:
+    lines = [
+        f"Checked {report.orders_checked} order(s) older than {report.older_than_seconds:g}s "
+        f"and {report.movements_checked} ledger row(s) at {report.checked_at:%Y-%m-%d %H:%M:%S %Z}.",
+        "",
+    ]
+    if report.in_sync:
+        return "\n".join(
+            [*lines, "IN SYNC: every order is applied once, every ledger row has its order, stock agrees."]
+        )
+
+    if report.missing:
+        lines += [
+            f"{len(report.missing)} ORDER(S) NOT APPLIED TO STOCK",
+            table(
+                ["orderId", "productId", "qty", "created", "outbox"],
+                [
+                    [m.order_id, m.product_id, m.qty, f"{m.created_at:%Y-%m-%d %H:%M:%S}", m.outbox]
+                    for m in report.missing[:SHOW]
+                ],
+            ),
+        ]
+        lines += more(report.missing)
+        lines += [
+            "  What to do: 'unsent' → is `manage.py runrelay` running, and is the broker up? (it retries by itself)",
+            "              'sent'   → is `manage.py runconsumer` running? Its log says what it waits for;",
+            "                         `manage.py deadletters list` shows events it refused, and why.",
+            "",
+        ]
+    if report.orphans:
+        lines += [
+            f"{len(report.orphans)} LEDGER ROW(S) WITH NO ORDER",
+            table(
+                ["orderId", "productId", "delta", "from", "applied"],
+                [
+                    [o.order_id, o.product_id, o.delta, o.where, f"{o.applied_at:%Y-%m-%d %H:%M:%S}"]
+                    for o in report.orphans[:SHOW]
+                ],
+            ),
+        ]
+        lines += more(report.orphans)
+        lines += [
+            "  What to do: these events did not come from the order service (a message typed into",
+            "              kafka-console-producer, another producer on the topic). Find the producer;",
+            "              correct the stock by hand only if the change was wrong.",
+            "",
+        ]
+    if report.mismatches:
+        lines += [
+            f"{len(report.mismatches)} PRODUCT(S) WHOSE STOCK DISAGREES WITH THE LEDGER",
+            table(
+                ["productId", "stock", "ledger says", "detail"],
+                [[m.product_id, m.stock, m.expected, m.detail] for m in report.mismatches[:SHOW]],
+            ),
+        ]
+        lines += [
+            "  What to do: stock was changed outside the consumer (admin, SQL). Set it to what the",
+            "              ledger says, or record the change you meant as a ledger row.",
+            "",
+        ]
+    return "\n".join([*lines, "OUT OF SYNC (exit status 1)."])
+
+
+def more(rows: list) -> list[str]:
+    return [f"  … and {len(rows) - SHOW} more (--json lists all)"] if len(rows) > SHOW else []
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    cells = [headers, *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    fmt = "  " + "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join(
+        [fmt.format(*headers), fmt.format(*("-" * w for w in widths)), *(fmt.format(*r) for r in cells[1:])]
+    )

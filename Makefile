@@ -6,11 +6,12 @@ PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 KAFKA_STAMP := .cache/kafka/libs/.fetched
 
-.PHONY: help run test lint kafka-start kafka-stop migrate clean
+.PHONY: help run test chaos lint kafka-start kafka-stop migrate clean
 
 help:
 	@echo "make run    - start Kafka, the web server (127.0.0.1:8000), relay and consumer on SQLite"
 	@echo "make test   - lint, then the whole suite against a real Kafka broker and PostgreSQL"
+	@echo "make chaos  - fault injection: orders under SIGKILLs, outages and redelivery; checks nothing lost or doubled"
 	@echo "make kafka-start / kafka-stop - the local broker alone (127.0.0.1:9092)"
 	@echo "make clean  - remove the venv, the fetched jars, the broker's data and var/"
 
@@ -31,6 +32,10 @@ run: $(VENV_STAMP) $(KAFKA_STAMP)
 
 test: lint $(KAFKA_STAMP)
 	$(PY) -m pytest
+
+# The fault-injection suite at full length (a shorter run is part of `make test`).
+chaos: $(VENV_STAMP) $(KAFKA_STAMP)
+	$(PY) -m chaos.run $(CHAOS_ARGS)
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .

@@ -137,6 +137,8 @@ KAFKA_PRODUCER_CONFIG = {
     "message.timeout.ms": int(os.environ.get("KAFKA_PRODUCER_MESSAGE_TIMEOUT_MS", "30000")),
 }
 
+KAFKA_CONSUMER_SESSION_TIMEOUT_MS = int(os.environ.get("KAFKA_CONSUMER_SESSION_TIMEOUT_MS", "10000"))
+
 # Consumer batching: up to this many events per database transaction, waiting at most
 # this long for a batch to fill (a lone event is applied after at most this wait).
 CONSUMER_BATCH_SIZE = int(os.environ.get("CONSUMER_BATCH_SIZE", "500"))

@@ -30,6 +30,9 @@ def consumer_config(*, group_id: str, offset_reset: str, **overrides: Any) -> di
             "enable.auto.offset.store": False,
             # Let a join or leave move only the partitions that must move.
             "partition.assignment.strategy": "cooperative-sticky",
+            # A consumer that died without leaving holds its partitions this long; the
+            # default 45 s would stall its partitions that long after a crash.
+            "session.timeout.ms": settings.KAFKA_CONSUMER_SESSION_TIMEOUT_MS,
             **overrides,
         }
     )

@@ -134,6 +134,14 @@ def pytest_load_initial_conftests(early_config, parser, args):
 
 
 def pytest_unconfigure(config):
+    # The web publisher of the tests' own process goes first, or it would retry a
+    # stopped broker until the interpreter exits.
+    from django.conf import settings
+
+    if settings.configured:
+        from kafka_bridge.producer import shutdown_publisher
+
+        shutdown_publisher(timeout=1)
     services.stop()
 
 

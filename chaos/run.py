@@ -1,0 +1,314 @@
+"""The fault-injection suite: ``python -m chaos.run`` (``make chaos``).
+
+Drives orders through the HTTP API at a steady rate while it breaks the stack at
+random moments, then restarts everything, drains, and checks the one claim that
+matters: every order lowered its product's stock exactly once.
+
+    python -m chaos.run [--seed N] [--duration 180] [--rate 40] [--fault-every 6]
+
+Each run prints its seed; ``--seed`` replays the same schedule of faults (the timing of
+the processes themselves is not replayable). Exits 1 if any order was lost or doubled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from chaos.stack import GROUP, ROOT, TOPIC, Ports, Stack
+
+FAULTS = ["kill_consumer", "kill_relay", "kill_web_worker", "restart_broker", "catalog_db_outage", "redeliver_all"]
+# Crash points (kafka_bridge/faults.py) and their probability per pass: the exact moments
+# around the database commit and the offset commit that a random SIGKILL rarely hits.
+CRASH_POINTS = {
+    "consumer.before_db_commit": 0.01,
+    "consumer.after_db_commit": 0.01,
+    "consumer.after_offset_commit": 0.01,
+    "relay.after_send": 0.2,
+    "web.after_commit": 0.003,
+}
+
+
+@dataclass
+class Load:
+    """Places orders over HTTP at a steady rate from a few threads; counts what it saw."""
+
+    port: int
+    rate: float
+    products: list[str]
+    rng: random.Random
+    stop: threading.Event = field(default_factory=threading.Event)
+    outcomes: Counter = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, threads: int = 4) -> list[threading.Thread]:
+        workers = [
+            threading.Thread(target=self._worker, args=(random.Random(self.rng.random()),), daemon=True)
+            for _ in range(threads)
+        ]
+        for w in workers:
+            w.start()
+        return workers
+
+    def _worker(self, rng: random.Random, threads: int = 4) -> None:
+        interval = threads / self.rate
+        next_at = time.monotonic()
+        while not self.stop.is_set():
+            body = json.dumps({"productId": rng.choice(self.products), "qty": rng.randint(1, 5), "unitPrice": 100})
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                conn.request(
+                    "POST",
+                    f"/order-service/chaos-{rng.randint(1, 20)}/orders",
+                    body,
+                    {"Content-Type": "application/json"},
+                )
+                outcome = str(conn.getresponse().status)
+                conn.close()
+            except (OSError, http.client.HTTPException) as exc:
+                outcome = type(exc).__name__
+            with self.lock:
+                self.outcomes[outcome] += 1
+            next_at += interval
+            time.sleep(max(0.0, next_at - time.monotonic()))
+
+
+class Chaos:
+    def __init__(self, stack: Stack, rng: random.Random, log) -> None:
+        self.stack, self.rng, self.log = stack, rng, log
+        self.injected: Counter = Counter()
+
+    def inject(self, fault: str) -> None:
+        self.log(f"fault: {fault}")
+        getattr(self, fault)()
+        self.injected[fault] += 1
+
+    def kill_consumer(self) -> None:
+        self.stack.kill("consumer")
+
+    def kill_relay(self) -> None:
+        self.stack.kill("relay")
+
+    def kill_web_worker(self) -> None:
+        workers = self.stack.web_workers()
+        if workers:
+            import os
+
+            os.kill(self.rng.choice(workers), signal.SIGKILL)
+
+    def restart_broker(self) -> None:
+        self.stack.kafka("stop")
+        time.sleep(self.rng.uniform(1, 4))
+        self.stack.kafka("start")
+
+    def catalog_db_outage(self) -> None:
+        self.stack.stop_db("catalog")
+        time.sleep(self.rng.uniform(2, 5))
+        self.stack.start_db("catalog")
+
+    def redeliver_all(self) -> None:
+        # Offsets back to the start of the topic: every event is delivered again.
+        self.stack.stop("consumer")
+        deadline = time.monotonic() + 60
+        command = [ROOT / "bin" / "kafka-consumer-groups", "--bootstrap-server", f"127.0.0.1:{self.stack.ports.kafka}"]
+        command += ["--group", GROUP, "--topic", TOPIC, "--reset-offsets", "--to-earliest", "--execute"]
+        while True:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+            reset = [line.split() for line in result.stdout.splitlines() if line.startswith(GROUP)]
+            if result.returncode == 0 and reset:
+                self.log("offsets reset to earliest: " + ", ".join(f"[{p[2]}] {p[3]}" for p in reset))
+                break
+            # Refused while the group has members: one killed a moment ago still counts
+            # until its session times out.
+            if time.monotonic() > deadline:
+                self.log(f"offset reset refused for 60 s: {(result.stderr or result.stdout).strip()[:300]}")
+                break
+            time.sleep(2)
+        self.stack.start("consumer")
+
+
+def check(*, orders_url: str, catalog_url: str, initial: dict[str, int]) -> dict:
+    """The invariant, straight from both databases: initial − current stock = ordered qty, per product."""
+    with psycopg.connect(orders_url) as orders_db:
+        orders = {
+            str(oid): (pid, qty)
+            for oid, pid, qty in orders_db.execute("SELECT order_id, product_id, qty FROM orders_order")
+        }
+        unsent = orders_db.execute("SELECT count(*) FROM orders_outboxevent WHERE sent_at IS NULL").fetchone()[0]
+    with psycopg.connect(catalog_url) as catalog_db:
+        ledger = Counter(oid for (oid,) in catalog_db.execute("SELECT order_id FROM catalog_stockmovement"))
+        stock = dict(catalog_db.execute("SELECT product_id, stock FROM catalog_product"))
+    ordered: Counter = Counter()
+    for pid, qty in orders.values():
+        ordered[pid] += qty
+    lost = [oid for oid in orders if oid not in ledger]
+    doubled_units = sum(max(0, (initial[p] - stock[p]) - ordered[p]) for p in initial)
+    missing_units = sum(max(0, ordered[p] - (initial[p] - stock[p])) for p in initial)
+    return {
+        "orders": len(orders),
+        "ledger_rows": sum(ledger.values()),
+        "lost": len(lost),
+        "applied_twice": sum(n - 1 for n in ledger.values() if n > 1),
+        "ledger_without_order": sum(1 for oid in ledger if oid not in orders),
+        "stock_units_doubled": doubled_units,
+        "stock_units_missing": missing_units,
+        "outbox_unsent": unsent,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, help="replay a run's schedule of faults")
+    parser.add_argument("--duration", type=float, default=180, help="seconds of load and faults (default: %(default)s)")
+    parser.add_argument("--rate", type=float, default=40, help="orders per second (default: %(default)s)")
+    parser.add_argument(
+        "--fault-every", type=float, default=6, help="mean seconds between faults (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--drain-timeout", type=float, default=180, help="seconds allowed to drain (default: %(default)s)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the run's folder (logs, data) for a post-mortem")
+    args = parser.parse_args(argv)
+    for name in ("duration", "rate", "fault_every", "drain_timeout"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive")
+
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
+    rng = random.Random(seed)
+    started = time.monotonic()
+
+    def log(message: str) -> None:
+        print(f"[chaos {time.monotonic() - started:6.1f}s] {message}", flush=True)
+
+    log(
+        f"seed {seed}  (replay: python -m chaos.run --seed {seed} --duration {args.duration:g} "
+        f"--rate {args.rate:g} --fault-every {args.fault_every:g})"
+    )
+    home = Path(tempfile.mkdtemp(prefix="stocksync-chaos-"))
+    crash_points = ",".join(f"{k}={v}" for k, v in CRASH_POINTS.items())
+    stack = Stack(home=home, ports=Ports(), crash_points=crash_points)
+    products = {f"CHAOS-{i:03d}": 1_000_000 for i in range(1, 11)}
+    try:
+        log(f"starting the stack in {home}")
+        stack.up(products)
+        stack.wait_web()
+        chaos = Chaos(stack, rng, log)
+        # Every kind several times, in a shuffled order, at jittered moments.
+        count = max(len(FAULTS), int(args.duration / args.fault_every))
+        schedule = [FAULTS[i % len(FAULTS)] for i in range(count)]
+        rng.shuffle(schedule)
+        times = sorted(rng.uniform(2, args.duration - 2) for _ in schedule)
+
+        load = Load(port=stack.ports.web, rate=args.rate, products=list(products), rng=rng)
+        workers = load.run()
+        log(f"load: {args.rate:g} orders/s for {args.duration:g}s; {len(schedule)} faults scheduled")
+        t0 = time.monotonic()
+        restarts = 0
+        for fault, at in zip(schedule, times, strict=True):
+            while time.monotonic() - t0 < at:
+                restarts += stack.supervise()
+                time.sleep(0.2)
+            chaos.inject(fault)
+        while time.monotonic() - t0 < args.duration:
+            restarts += stack.supervise()
+            time.sleep(0.2)
+        load.stop.set()
+        for w in workers:
+            w.join(15)
+        log(f"load stopped: {dict(load.outcomes)}")
+
+        # Drain: everything up, then wait until every order is in the ledger.
+        drain_start = time.monotonic()
+        stack.supervise()
+        for name in ("web", "relay", "consumer"):
+            if stack.procs[name].poll() is not None:
+                stack.start(name)
+        result = check(
+            orders_url=stack.env["ORDERS_DATABASE_URL"], catalog_url=stack.env["CATALOG_DATABASE_URL"], initial=products
+        )
+        while (result["lost"] or result["outbox_unsent"]) and time.monotonic() - drain_start < args.drain_timeout:
+            time.sleep(1)
+            restarts += stack.supervise()
+            result = check(
+                orders_url=stack.env["ORDERS_DATABASE_URL"],
+                catalog_url=stack.env["CATALOG_DATABASE_URL"],
+                initial=products,
+            )
+        drain_seconds = time.monotonic() - drain_start
+        time.sleep(3)  # anything still in flight would show up as doubled now
+        result = check(
+            orders_url=stack.env["ORDERS_DATABASE_URL"], catalog_url=stack.env["CATALOG_DATABASE_URL"], initial=products
+        )
+        reconcile = subprocess.run(
+            [sys.executable, "manage.py", "reconcile", "--older-than", "0"],
+            cwd=ROOT,
+            env=stack.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        crashes = Counter(home.joinpath("crashes.log").read_text().split()) if stack.crash_log.exists() else Counter()
+
+        rows = [
+            ("seed", seed),
+            ("orders placed (in the orders database)", result["orders"]),
+            ("HTTP responses", ", ".join(f"{k}: {v}" for k, v in sorted(load.outcomes.items()))),
+        ]
+        rows += [(f"fault: {name}", chaos.injected[name]) for name in FAULTS]
+        rows += [(f"crash point: {name}", crashes[name]) for name in CRASH_POINTS]
+        rows += [
+            ("processes restarted after dying", restarts),
+            ("events lost (order without ledger row)", result["lost"]),
+            ("events applied twice (ledger)", result["applied_twice"]),
+            ("stock units doubled / missing", f"{result['stock_units_doubled']} / {result['stock_units_missing']}"),
+            ("ledger rows without order", result["ledger_without_order"]),
+            ("outbox rows unsent at the end", result["outbox_unsent"]),
+            ("time to drain", f"{drain_seconds:.1f} s"),
+            (
+                "manage.py reconcile",
+                "in sync (exit 0)" if reconcile.returncode == 0 else f"exit {reconcile.returncode}",
+            ),
+        ]
+        width = max(len(k) for k, _ in rows)
+        print("\n" + "\n".join(f"  {k:<{width}}  {v}" for k, v in rows) + "\n")
+        failed = (
+            result["lost"]
+            or result["applied_twice"]
+            or result["stock_units_doubled"]
+            or result["stock_units_missing"]
+            or result["ledger_without_order"]
+            or reconcile.returncode != 0
+        )
+        if failed:
+            print(reconcile.stdout[-3000:])
+            print(f"FAILED: the databases disagree. Logs kept in {home}")
+            args.keep = True
+            return 1
+        if result["orders"] == 0:
+            print(f"FAILED: no order was placed; see {home}/web.log")
+            args.keep = True
+            return 1
+        print("PASSED: nothing lost, nothing doubled.")
+        return 0
+    finally:
+        stack.down()
+        if not args.keep:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

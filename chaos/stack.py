@@ -1,0 +1,197 @@
+"""The real stack the fault-injection suite breaks: every part a separate process.
+
+Two PostgreSQL clusters (orders, catalog: one can be down while the other serves), one
+Apache Kafka broker, gunicorn with two workers, the relay and the consumer. All on
+127.0.0.1, on ports of their own, in one temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TOPIC = "chaos-orders"
+GROUP = "catalog-service"
+
+
+@dataclass
+class Ports:
+    orders_db: int = 25433
+    catalog_db: int = 25434
+    kafka: int = 29092
+    web: int = 28000
+
+
+@dataclass
+class Stack:
+    home: Path
+    ports: Ports = field(default_factory=Ports)
+    crash_points: str = ""
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    held_down: set[str] = field(default_factory=set)  # stopped on purpose: do not restart
+
+    @property
+    def crash_log(self) -> Path:
+        return self.home / "crashes.log"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "ORDERS_DATABASE_URL": f"postgres://stocksync@127.0.0.1:{self.ports.orders_db}/orders",
+            "CATALOG_DATABASE_URL": f"postgres://stocksync@127.0.0.1:{self.ports.catalog_db}/catalog",
+            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.ports.kafka}",
+            "ORDER_EVENTS_TOPIC": TOPIC,
+            "CATALOG_CONSUMER_GROUP": GROUP,
+            # The relay steps in soon: faults are frequent here.
+            "OUTBOX_RELAY_GRACE_SECONDS": "3",
+            "KAFKA_PRODUCER_MESSAGE_TIMEOUT_MS": "15000",
+            "STOCKSYNC_CRASH_POINTS": self.crash_points,
+            "STOCKSYNC_CRASH_LOG": str(self.crash_log),
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    # -- infrastructure -------------------------------------------------------------
+
+    def pg_dir(self, which: str) -> Path:
+        return self.home / f"pg-{which}"
+
+    def start_db(self, which: str) -> None:
+        port = self.ports.orders_db if which == "orders" else self.ports.catalog_db
+        _run([ROOT / "bin" / "postgres-server", "start", self.pg_dir(which), port])
+
+    def stop_db(self, which: str) -> None:
+        _run([ROOT / "bin" / "postgres-server", "stop", self.pg_dir(which)])
+
+    def kafka(self, action: str) -> None:
+        env = {
+            **os.environ,
+            "KAFKA_PORT": str(self.ports.kafka),
+            "KAFKA_HOME": str(self.home / "kafka"),
+            "KAFKA_HEAP_OPTS": "-Xmx512M -Xms512M",
+        }
+        _run([ROOT / "bin" / "kafka-server", action], env=env)
+
+    def manage(self, *args: str, timeout: float = 120) -> str:
+        return _run([sys.executable, ROOT / "manage.py", *args], env=self.env, timeout=timeout)
+
+    def up(self, products: dict[str, int]) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.chmod(0o755)
+        self.start_db("orders")
+        self.start_db("catalog")
+        self.kafka("start")
+        self.manage("migrate", "--noinput", "-v0")
+        self.manage("migrate", "--database=catalog", "--noinput", "-v0")
+        self.manage("createtopics", "--partitions", "3")
+        rows = ",".join(f"('{pid}','{pid}',{stock},100,now())" for pid, stock in products.items())
+        _run(
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                self.ports.catalog_db,
+                "-U",
+                "stocksync",
+                "-d",
+                "catalog",
+                "-qc",
+                f"INSERT INTO catalog_product (product_id, product_name, stock, unit_price, created_at) VALUES {rows}",
+            ]
+        )
+        for name in ("web", "relay", "consumer"):
+            self.start(name)
+
+    def down(self) -> None:
+        for name in list(self.procs):
+            self.stop(name, sig=signal.SIGKILL)
+        for action in (lambda: self.kafka("stop"), lambda: self.stop_db("orders"), lambda: self.stop_db("catalog")):
+            try:
+                action()
+            except subprocess.CalledProcessError:
+                pass
+
+    # -- the application's processes -------------------------------------------------
+
+    COMMANDS = {
+        "web": lambda self: [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{self.ports.web}",
+            "--graceful-timeout",
+            "5",
+            "--access-logfile",
+            "-",
+        ],
+        "relay": lambda self: [sys.executable, "manage.py", "runrelay"],
+        "consumer": lambda self: [sys.executable, "manage.py", "runconsumer"],
+    }
+
+    def start(self, name: str) -> None:
+        log = open(self.home / f"{name}.log", "ab")
+        self.procs[name] = subprocess.Popen(self.COMMANDS[name](self), cwd=ROOT, env=self.env, stdout=log, stderr=log)
+        self.held_down.discard(name)
+
+    def stop(self, name: str, *, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+        self.held_down.add(name)
+        proc = self.procs.get(name)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def kill(self, name: str) -> None:
+        """SIGKILL, and let the supervisor bring it back."""
+        proc = self.procs.get(name)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    def web_workers(self) -> list[int]:
+        master = self.procs["web"].pid
+        children = Path(f"/proc/{master}/task/{master}/children")
+        return [int(p) for p in children.read_text().split()] if children.exists() else []
+
+    def supervise(self) -> int:
+        """Restart processes that died (SIGKILL, crash point) unless held down; return how many."""
+        restarted = 0
+        for name, proc in list(self.procs.items()):
+            if proc.poll() is not None and name not in self.held_down:
+                self.start(name)
+                restarted += 1
+        return restarted
+
+    def wait_web(self, timeout: float = 60) -> None:
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.ports.web}/catalog-service/catalogs", timeout=2)
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"web server not answering; see {self.home / 'web.log'}")
+
+
+def _run(cmd: list, env: dict | None = None, timeout: float = 120) -> str:
+    result = subprocess.run([str(c) for c in cmd], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise subprocess.CalledProcessError(result.returncode, cmd, result.stdout, result.stderr)
+    return result.stdout

@@ -1,0 +1,52 @@
+"""The fault-injection suite: its checker on real databases, and a short run of the whole thing."""
+
+import subprocess
+import sys
+import uuid
+
+import pytest
+from django.test import override_settings
+
+from catalog.models import Product, StockMovement
+from chaos.run import FAULTS, check
+from orders.models import Order
+from testsupport.helpers import ROOT, manage_env
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.django_db(databases=["default", "catalog"], transaction=True)
+@override_settings(OUTBOX_PUBLISH_ON_COMMIT=False)
+def test_checker_counts_lost_doubled_and_orphaned_events():
+    env = manage_env()
+    Product.objects.create(product_id="P", product_name="p", stock=100 - 3 - 3 - 7, unit_price=1)
+    applied, _lost = (
+        Order.objects.create(user_id="u", product_id="P", qty=3, unit_price=1, total_price=3) for _ in "ab"
+    )
+    StockMovement.objects.create(
+        order_id=str(applied.order_id), product_id="P", delta=-3, stock_after=97, topic="t", partition=0, offset=0
+    )
+    StockMovement.objects.create(
+        order_id=str(uuid.uuid4()), product_id="P", delta=-7, stock_after=90, topic="t", partition=0, offset=1
+    )
+    result = check(orders_url=env["ORDERS_DATABASE_URL"], catalog_url=env["CATALOG_DATABASE_URL"], initial={"P": 100})
+    assert result["orders"] == 2
+    assert result["lost"] == 1
+    assert result["ledger_without_order"] == 1
+    # 13 units left the stock for 6 units ordered.
+    assert result["stock_units_doubled"] == 7
+
+
+def test_short_chaos_run_loses_and_doubles_nothing():
+    run = subprocess.run(
+        [sys.executable, "-m", "chaos.run", "--duration", "35", "--rate", "15", "--fault-every", "4"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-3000:]
+    assert "PASSED: nothing lost, nothing doubled." in run.stdout
+    table = dict(line.strip().rsplit("  ", 1) for line in run.stdout.splitlines() if line.startswith("  fault: "))
+    assert {f"fault: {name}".strip() for name in FAULTS} <= {k.strip() for k in table}
+    assert all(int(v) >= 1 for v in table.values()), table

@@ -51,6 +51,6 @@ def test_api_never_fails_and_rejects_with_a_message(case):
 
 
 def test_fuzzing_reached_both_acceptance_and_rejection():
-    # Runs after the fuzz test above (file order): the fuzzer must have tried both kinds,
-    # or the test above proved little.
+    # Runs after the fuzz test above (pytest-django runs database tests before the others):
+    # the fuzzer must have tried both kinds, or the test above proved little.
     assert outcomes[("POST", 2)] > 0 and outcomes[("POST", 4)] > 0, outcomes

@@ -111,14 +111,14 @@ class Chaos:
             os.kill(self.rng.choice(workers), signal.SIGKILL)
 
     def restart_broker(self) -> None:
-        self.stack.kafka("stop")
+        self.stack.broker.stop()
         time.sleep(self.rng.uniform(1, 4))
-        self.stack.kafka("start")
+        self.stack.broker.start()
 
     def catalog_db_outage(self) -> None:
-        self.stack.stop_db("catalog")
+        self.stack.db("catalog").stop()
         time.sleep(self.rng.uniform(2, 5))
-        self.stack.start_db("catalog")
+        self.stack.db("catalog").start()
 
     def redeliver_all(self) -> None:
         # Offsets back to the start of the topic: every event is delivered again.

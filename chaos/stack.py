@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from testsupport.services import ROOT, KafkaBroker, Postgres, run
+
 TOPIC = "chaos-orders"
 GROUP = "catalog-service"
 
@@ -59,39 +60,28 @@ class Stack:
 
     # -- infrastructure -------------------------------------------------------------
 
-    def pg_dir(self, which: str) -> Path:
-        return self.home / f"pg-{which}"
-
-    def start_db(self, which: str) -> None:
+    def db(self, which: str) -> Postgres:
         port = self.ports.orders_db if which == "orders" else self.ports.catalog_db
-        _run([ROOT / "bin" / "postgres-server", "start", self.pg_dir(which), port])
+        return Postgres(dir=self.home / f"pg-{which}", port=port)
 
-    def stop_db(self, which: str) -> None:
-        _run([ROOT / "bin" / "postgres-server", "stop", self.pg_dir(which)])
-
-    def kafka(self, action: str) -> None:
-        env = {
-            **os.environ,
-            "KAFKA_PORT": str(self.ports.kafka),
-            "KAFKA_HOME": str(self.home / "kafka"),
-            "KAFKA_HEAP_OPTS": "-Xmx512M -Xms512M",
-        }
-        _run([ROOT / "bin" / "kafka-server", action], env=env)
+    @property
+    def broker(self) -> KafkaBroker:
+        return KafkaBroker(port=self.ports.kafka, home=self.home / "kafka")
 
     def manage(self, *args: str, timeout: float = 120) -> str:
-        return _run([sys.executable, ROOT / "manage.py", *args], env=self.env, timeout=timeout)
+        return run([sys.executable, ROOT / "manage.py", *args], env=self.env, timeout=timeout)
 
     def up(self, products: dict[str, int]) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         self.home.chmod(0o755)
-        self.start_db("orders")
-        self.start_db("catalog")
-        self.kafka("start")
+        self.db("orders").start()
+        self.db("catalog").start()
+        self.broker.start()
         self.manage("migrate", "--noinput", "-v0")
         self.manage("migrate", "--database=catalog", "--noinput", "-v0")
         self.manage("createtopics", "--partitions", "3")
         rows = ",".join(f"('{pid}','{pid}',{stock},100,now())" for pid, stock in products.items())
-        _run(
+        run(
             [
                 "psql",
                 "-h",
@@ -112,10 +102,10 @@ class Stack:
     def down(self) -> None:
         for name in list(self.procs):
             self.stop(name, sig=signal.SIGKILL)
-        for action in (lambda: self.kafka("stop"), lambda: self.stop_db("orders"), lambda: self.stop_db("catalog")):
+        for service in (self.broker, self.db("orders"), self.db("catalog")):
             try:
-                action()
-            except subprocess.CalledProcessError:
+                service.stop()
+            except RuntimeError:
                 pass
 
     # -- the application's processes -------------------------------------------------
@@ -188,10 +178,3 @@ class Stack:
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError(f"web server not answering; see {self.home / 'web.log'}")
-
-
-def _run(cmd: list, env: dict | None = None, timeout: float = 120) -> str:
-    result = subprocess.run([str(c) for c in cmd], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    if result.returncode != 0:
-        raise subprocess.CalledProcessError(result.returncode, cmd, result.stdout, result.stderr)
-    return result.stdout

@@ -16,50 +16,22 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from testsupport.services import KafkaBroker, Postgres
+
 PG_PORT = int(os.environ.get("TEST_POSTGRES_PORT", "15432"))
 KAFKA_PORT = int(os.environ.get("TEST_KAFKA_PORT", "19092"))
-
-
-@dataclass
-class KafkaBroker:
-    """The broker this session started, which tests may stop and start again."""
-
-    port: int
-    home: Path
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def _run(self, action: str) -> None:
-        env = {
-            **os.environ,
-            "KAFKA_PORT": str(self.port),
-            "KAFKA_HOME": str(self.home),
-            "KAFKA_HEAP_OPTS": "-Xmx512M -Xms512M",
-        }
-        subprocess.run([ROOT / "bin" / "kafka-server", action], env=env, check=True, stdout=subprocess.DEVNULL)
-
-    def start(self) -> None:
-        self._run("start")
-
-    def stop(self) -> None:
-        self._run("stop")
 
 
 class _Services:
     def __init__(self) -> None:
         self.tmp: Path | None = None
-        self.pg_dir: Path | None = None
+        self.postgres: Postgres | None = None
         self.broker: KafkaBroker | None = None
 
     def start(self) -> None:
@@ -94,16 +66,10 @@ class _Services:
             raise pytest.UsageError(f"could not start the test services: {errors[0]}")
 
     def _start_postgres(self) -> None:
-        self.pg_dir = self.tmp / "pg"
-        out = subprocess.run(
-            [ROOT / "bin" / "postgres-server", "start", str(self.pg_dir), str(PG_PORT)],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        for line in out.splitlines():
-            key, _, value = line.partition("=")
-            os.environ[key] = value
+        self.postgres = Postgres(dir=self.tmp / "pg", port=PG_PORT)
+        self.postgres.start()
+        os.environ["ORDERS_DATABASE_URL"] = self.postgres.url("orders")
+        os.environ["CATALOG_DATABASE_URL"] = self.postgres.url("catalog")
 
     def _start_kafka(self) -> None:
         self.broker = KafkaBroker(port=KAFKA_PORT, home=self.tmp / "kafka")
@@ -111,13 +77,12 @@ class _Services:
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap
 
     def stop(self) -> None:
-        if self.broker is not None:
-            try:
-                self.broker.stop()
-            except subprocess.CalledProcessError:
-                pass
-        if self.pg_dir is not None:
-            subprocess.run([ROOT / "bin" / "postgres-server", "stop", str(self.pg_dir)], check=False)
+        for service in (self.broker, self.postgres):
+            if service is not None:
+                try:
+                    service.stop()
+                except RuntimeError as exc:
+                    print(f"could not stop a test service: {exc}")
         if self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
 

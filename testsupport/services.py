@@ -1,0 +1,64 @@
+"""Real PostgreSQL clusters and Kafka brokers for tests, the chaos suite and the benchmarks.
+
+Thin handles over the project's own launchers (``bin/postgres-server``, ``bin/kafka-server``),
+each on its own port and folder, so several can run beside ``make run``'s.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(cmd: list, *, env: dict | None = None, timeout: float = 180) -> str:
+    """Run a command; on failure raise with its output, which says what went wrong."""
+    result = subprocess.run([str(c) for c in cmd], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(str(c) for c in cmd)} exited {result.returncode}:\n{result.stdout}{result.stderr}"
+        )
+    return result.stdout
+
+
+@dataclass
+class Postgres:
+    """A throwaway cluster with the databases ``orders`` and ``catalog``."""
+
+    dir: Path
+    port: int
+
+    def url(self, database: str) -> str:
+        return f"postgres://stocksync@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        run([ROOT / "bin" / "postgres-server", "start", self.dir, self.port])
+
+    def stop(self) -> None:
+        run([ROOT / "bin" / "postgres-server", "stop", self.dir])
+
+
+@dataclass
+class KafkaBroker:
+    """A single-node Apache Kafka (KRaft) that its owner may stop and start again."""
+
+    port: int
+    home: Path
+    heap: str = "-Xmx512M -Xms512M"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _run(self, action: str) -> None:
+        env = {**os.environ, "KAFKA_PORT": str(self.port), "KAFKA_HOME": str(self.home), "KAFKA_HEAP_OPTS": self.heap}
+        run([ROOT / "bin" / "kafka-server", action], env=env)
+
+    def start(self) -> None:
+        self._run("start")
+
+    def stop(self) -> None:
+        self._run("stop")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
+from django.db import connections, transaction
 
 from catalog.models import Product, StockMovement
+from catalog.stock_sql import stock_apply_order_events_sql
 from config.routers import CATALOG_DB
 from kafka_bridge.consumer import BatchResult, Record, Rejection
 from kafka_bridge.events import OrderEvent
@@ -29,50 +30,62 @@ def stock_apply_order_events(*, records: list[Record[OrderEvent]]) -> BatchResul
     its stock change. An orderId already in the ledger — or earlier in this batch — is
     skipped, so a redelivered batch changes nothing. An event for a product the catalog
     does not have is rejected (to be dead-lettered) and changes nothing.
+
+    On PostgreSQL the batch goes through set-based SQL (``catalog.stock_sql``: the
+    consumer's hot path); elsewhere through the ORM, with the same effect.
     """
-    result = BatchResult()
     with transaction.atomic(using=CATALOG_DB):
-        order_ids = {r.event.order_id for r in records}
-        seen = set(
-            StockMovement.objects.using(CATALOG_DB).filter(order_id__in=order_ids).values_list("order_id", flat=True)
-        )
-        # Locked in a fixed order, so that two consumers sharing products cannot deadlock.
-        products = {
-            p.product_id: p
-            for p in Product.objects.using(CATALOG_DB)
-            .select_for_update()
-            .filter(product_id__in={r.event.product_id for r in records})
-            .order_by("product_id")
-        }
-        movements: list[StockMovement] = []
-        changed: dict[str, Product] = {}
-        for record in records:
-            event = record.event
-            if event.order_id in seen:
-                result.skipped += 1
-                continue
-            product = products.get(event.product_id)
-            if product is None:
-                result.rejected.append(Rejection(record, f"unknown productId {event.product_id!r}", "UnknownProduct"))
-                continue
-            seen.add(event.order_id)
-            product.stock -= event.qty
-            changed[product.product_id] = product
-            movements.append(
-                StockMovement(
-                    order_id=event.order_id,
-                    product_id=product.product_id,
-                    delta=-event.qty,
-                    stock_after=product.stock,
-                    topic=record.topic,
-                    partition=record.partition,
-                    offset=record.offset,
-                )
-            )
-        StockMovement.objects.using(CATALOG_DB).bulk_create(movements)
-        Product.objects.using(CATALOG_DB).bulk_update(list(changed.values()), ["stock"])
-        result.applied = len(movements)
+        if connections[CATALOG_DB].vendor == "postgresql":
+            result = stock_apply_order_events_sql(records=records, using=CATALOG_DB)
+        else:
+            result = stock_apply_order_events_orm(records=records)
         crash_point("consumer.before_db_commit")
+    return result
+
+
+def stock_apply_order_events_orm(*, records: list[Record[OrderEvent]]) -> BatchResult:
+    """The ORM version of ``stock_apply_order_events``; call it inside a catalog transaction."""
+    result = BatchResult()
+    order_ids = {r.event.order_id for r in records}
+    seen = set(
+        StockMovement.objects.using(CATALOG_DB).filter(order_id__in=order_ids).values_list("order_id", flat=True)
+    )
+    # Locked in a fixed order, so that two consumers sharing products cannot deadlock.
+    products = {
+        p.product_id: p
+        for p in Product.objects.using(CATALOG_DB)
+        .select_for_update()
+        .filter(product_id__in={r.event.product_id for r in records})
+        .order_by("product_id")
+    }
+    movements: list[StockMovement] = []
+    changed: dict[str, Product] = {}
+    for record in records:
+        event = record.event
+        if event.order_id in seen:
+            result.skipped += 1
+            continue
+        product = products.get(event.product_id)
+        if product is None:
+            result.rejected.append(Rejection(record, f"unknown productId {event.product_id!r}", "UnknownProduct"))
+            continue
+        seen.add(event.order_id)
+        product.stock -= event.qty
+        changed[product.product_id] = product
+        movements.append(
+            StockMovement(
+                order_id=event.order_id,
+                product_id=product.product_id,
+                delta=-event.qty,
+                stock_after=product.stock,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+            )
+        )
+    StockMovement.objects.using(CATALOG_DB).bulk_create(movements)
+    Product.objects.using(CATALOG_DB).bulk_update(list(changed.values()), ["stock"])
+    result.applied = len(movements)
     return result
 
 

@@ -152,10 +152,13 @@ KAFKA_PRODUCER_CONFIG = {
 
 KAFKA_CONSUMER_SESSION_TIMEOUT_MS = int(os.environ.get("KAFKA_CONSUMER_SESSION_TIMEOUT_MS", "10000"))
 
-# Consumer batching: up to this many events per database transaction, waiting at most
-# this long for a batch to fill (a lone event is applied after at most this wait).
-CONSUMER_BATCH_SIZE = int(os.environ.get("CONSUMER_BATCH_SIZE", "500"))
-CONSUMER_BATCH_WAIT_SECONDS = float(os.environ.get("CONSUMER_BATCH_WAIT_SECONDS", "0.05"))
+# Consumer batching: up to this many events per database transaction (one commit, one
+# offset commit each: bigger batches mean fewer fsyncs; 2,000-5,000 is where PostgreSQL's
+# throughput levels off, see docs/BENCHMARKS.md). The wait is how long to wait for a batch
+# to fill once one event is in hand: 0 takes what has already arrived, so a lone event is
+# applied at once and batches fill by themselves under load (librdkafka prefetches).
+CONSUMER_BATCH_SIZE = int(os.environ.get("CONSUMER_BATCH_SIZE", "2000"))
+CONSUMER_BATCH_WAIT_SECONDS = float(os.environ.get("CONSUMER_BATCH_WAIT_SECONDS", "0"))
 
 # Outbox relay: events unsent this long after their order was committed are re-published
 # (the web process normally sends them within milliseconds; the grace keeps the relay
@@ -170,7 +173,7 @@ LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)-7s [%(process)d] %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},

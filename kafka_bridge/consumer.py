@@ -72,15 +72,29 @@ class BatchHandler(Protocol[T]):
 @dataclass
 class LoopStats:
     batches: int = 0
+    events: int = 0
     applied: int = 0
     skipped: int = 0
     dead_lettered: int = 0
+    # time.monotonic() when the first batch arrived and when the last was committed
+    first_batch_at: float | None = None
+    last_commit_at: float | None = None
 
-    def add(self, result: BatchResult, dead_lettered: int) -> None:
+    def add(self, result: BatchResult, events: int, dead_lettered: int, started_at: float) -> None:
         self.batches += 1
+        self.events += events
         self.applied += result.applied
         self.skipped += result.skipped
         self.dead_lettered += dead_lettered
+        self.first_batch_at = self.first_batch_at or started_at
+        self.last_commit_at = time.monotonic()
+
+    @property
+    def events_per_second(self) -> float:
+        """Events taken care of per second, from the first batch's arrival to the last commit."""
+        if not self.first_batch_at or not self.last_commit_at or self.last_commit_at <= self.first_batch_at:
+            return 0.0
+        return self.events / (self.last_commit_at - self.first_batch_at)
 
 
 class _StopRequested(Exception):
@@ -101,7 +115,7 @@ class BatchConsumer(Generic[T]):
         handler: BatchHandler[T],
         offset_reset: str = "earliest",
         batch_size: int = 500,
-        batch_wait: float = 0.05,
+        batch_wait: float = 0.0,
         exit_when_idle: float | None = None,
         config_overrides: dict | None = None,
     ) -> None:
@@ -179,7 +193,8 @@ class BatchConsumer(Generic[T]):
 
     def _fetch(self, consumer: Consumer) -> list[Message]:
         # Wait for the first message (low latency when traffic is light), then take
-        # whatever else has already arrived, up to a batch (throughput when it is heavy).
+        # whatever else has already arrived, up to a batch (throughput when it is heavy:
+        # librdkafka prefetches, so under load the batch fills without waiting).
         first = consumer.poll(min(1.0, self.exit_when_idle or 1.0))
         if first is None:
             return []
@@ -200,6 +215,7 @@ class BatchConsumer(Generic[T]):
         return good
 
     def _process(self, consumer: Consumer, dead_letters: DeadLetterPublisher, messages: list[Message]) -> None:
+        started_at = time.monotonic()
         records: list[Record[T]] = []
         letters: list[DeadLetter] = []
         for message in messages:
@@ -218,7 +234,7 @@ class BatchConsumer(Generic[T]):
             raise _StopRequested
         self._commit(consumer, messages)
         crash_point("consumer.after_offset_commit")
-        self.stats.add(result, len(letters))
+        self.stats.add(result, len(messages), len(letters), started_at)
 
     def _apply(self, records: list[Record[T]]) -> BatchResult:
         backoff = 0.5

@@ -1,6 +1,8 @@
 """``python manage.py runconsumer``: apply order events from Kafka to the catalog's stock."""
 
 import signal
+import subprocess
+import sys
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -38,6 +40,13 @@ class Command(BaseCommand):
             help="most events applied per database transaction (default: %(default)s)",
         )
         parser.add_argument(
+            "--processes",
+            type=positive_int,
+            default=1,
+            help="members of the group to run, one process each; more than the topic's partitions "
+            "leaves some idle (default: %(default)s)",
+        )
+        parser.add_argument(
             "--exit-when-idle",
             type=positive_float,
             metavar="SECONDS",
@@ -47,6 +56,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not options["topic"].strip():
             raise CommandError("--topic must not be empty")
+        if options["processes"] > 1:
+            raise SystemExit(self._run_members(options))
         loop = BatchConsumer(
             topics=[options["topic"]],
             group_id=options["group_id"],
@@ -59,3 +70,21 @@ class Command(BaseCommand):
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: loop.stop())
         loop.run()
+
+    def _run_members(self, options) -> int:
+        """Start N single-process members of the group; pass signals on; exit with the worst status."""
+        member = [sys.executable, sys.argv[0], "runconsumer", "--topic", options["topic"]]
+        member += ["--group-id", options["group_id"], "--offset-reset", options["offset_reset"]]
+        member += ["--batch-size", str(options["batch_size"])]
+        if options["exit_when_idle"]:
+            member += ["--exit-when-idle", str(options["exit_when_idle"])]
+        members = [subprocess.Popen(member) for _ in range(options["processes"])]
+
+        def forward(signum, _frame):
+            for process in members:
+                if process.poll() is None:
+                    process.send_signal(signum)
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, forward)
+        return max(process.wait() for process in members)

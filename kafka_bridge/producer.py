@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
+from django.conf import settings
 
 from kafka_bridge.config import producer_config
 
@@ -28,8 +29,15 @@ class EventPublisher:
 
     IDLE_SECONDS = 1.0
 
-    def __init__(self, config: dict[str, Any], *, on_idle: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        *,
+        after_callbacks: Callable[[], None] | None = None,
+        on_idle: Callable[[], None] | None = None,
+    ) -> None:
         self._producer = Producer(config)
+        self._after_callbacks = after_callbacks
         self._on_idle = on_idle
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._poll_forever, name="kafka-publisher", daemon=True)
@@ -67,6 +75,8 @@ class EventPublisher:
         while not self._stopping.is_set():
             try:
                 served = self._producer.poll(0.1)
+                if served and self._after_callbacks:
+                    self._after_callbacks()
             except Exception:  # a callback's bug must not kill the thread that serves all others
                 logger.exception("delivery callback failed")
                 served = 1
@@ -91,12 +101,17 @@ def _close_thread_connections() -> None:
     connections.close_all()
 
 
-def get_publisher() -> EventPublisher:
-    """The process's publisher, created on first use (after a fork, a new one)."""
+def get_publisher(*, after_callbacks: Callable[[], None] | None = None) -> EventPublisher:
+    """The process's publisher, created on first use (after a fork, a new one).
+
+    ``after_callbacks`` runs on the publisher's thread after each round of delivery
+    reports (to act on them together); it is taken from the call that creates it.
+    """
     global _publisher, _publisher_pid
     with _lock:
         if _publisher is None or _publisher_pid != os.getpid():
-            _publisher = EventPublisher(producer_config(), on_idle=_close_thread_connections)
+            config = producer_config(**{"linger.ms": settings.KAFKA_PUBLISHER_LINGER_MS})
+            _publisher = EventPublisher(config, after_callbacks=after_callbacks, on_idle=_close_thread_connections)
             _publisher_pid = os.getpid()
         return _publisher
 

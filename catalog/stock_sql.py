@@ -28,6 +28,11 @@ CREATE TEMPORARY TABLE IF NOT EXISTS stock_batch (
 ) ON COMMIT DELETE ROWS
 """
 
+# A batch is a few thousand rows probing a ledger of millions by its unique index: index
+# lookups, always. Left alone, the planner may hash-join the whole ledger when its
+# statistics are stale (they are, right after a burst), which grows with the ledger.
+PLAN = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
+
 LOCK_PRODUCTS = """
 SELECT product_id FROM catalog_product
 WHERE product_id IN (SELECT DISTINCT product_id FROM stock_batch)
@@ -48,7 +53,7 @@ WITH fresh AS (
 ), inserted AS (
     INSERT INTO catalog_stockmovement
         (order_id, product_id, delta, stock_after, topic, "partition", "offset", applied_at)
-    SELECT order_id, product_id, -qty, stock_after, topic, part, off, clock_timestamp()
+    SELECT order_id, product_id, -qty, stock_after, topic, part, off, now()
     FROM numbered
     ORDER BY ord
     ON CONFLICT (order_id) DO NOTHING
@@ -73,6 +78,7 @@ def stock_apply_order_events_sql(*, records: list[Record[OrderEvent]], using: st
             for ord_, r in enumerate(records):
                 e = r.event
                 copy.write_row((ord_, e.order_id, e.product_id, e.qty, r.topic, r.partition, r.offset))
+        cursor.execute(PLAN)
         cursor.execute(LOCK_PRODUCTS)
         known = {row[0] for row in cursor.fetchall()}
         cursor.execute(APPLY)

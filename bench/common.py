@@ -1,0 +1,141 @@
+"""What every benchmark shares: its own PostgreSQL and Kafka, the machine's description,
+progress on a terminal, and the results table.
+
+A benchmark starts its services, then Django (whose settings read the environment), so
+import Django models only inside functions called after ``bench_stack()``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from testsupport.services import ROOT, KafkaBroker, Postgres
+
+IMG_DIR = ROOT / "docs" / "img"
+
+
+@dataclass
+class Row:
+    figure: str
+    value: float
+    unit: str
+    baseline: float | None = None
+    target: str = ""
+    settings: str = ""
+
+    @property
+    def ratio(self) -> str:
+        return f"{self.value / self.baseline:.2f}×" if self.baseline else ""
+
+
+@contextmanager
+def bench_stack(*, pg_port: int = 35432, kafka_port: int = 39092):
+    """PostgreSQL (databases orders, catalog) and Kafka of their own, with Django set up on them."""
+    home = Path(tempfile.mkdtemp(prefix="stocksync-bench-"))
+    home.chmod(0o755)
+    postgres = Postgres(dir=home / "pg", port=pg_port)
+    broker = KafkaBroker(port=kafka_port, home=home / "kafka", heap="-Xmx1G -Xms1G")
+    try:
+        progress("starting PostgreSQL and Kafka")
+        postgres.start()
+        broker.start()
+        os.environ.update(
+            ORDERS_DATABASE_URL=postgres.url("orders"),
+            CATALOG_DATABASE_URL=postgres.url("catalog"),
+            KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap,
+            DJANGO_SETTINGS_MODULE=os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings"),
+            LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"),
+        )
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+        call_command("migrate", database="catalog", verbosity=0)
+        yield home
+    finally:
+        progress("stopping PostgreSQL and Kafka")
+        for service in (broker, postgres):
+            try:
+                service.stop()
+            except RuntimeError as exc:
+                print(exc, file=sys.stderr)
+        shutil.rmtree(home, ignore_errors=True)
+        progress("", end=True)
+
+
+def progress(message: str, *, end: bool = False) -> None:
+    """One updating status line on a terminal; nothing when output goes to a file."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K" + message + ("\n" if end and message else ""))
+        sys.stderr.flush()
+
+
+def machine() -> str:
+    import confluent_kafka
+    import django
+    from django.db import connections
+
+    with connections["catalog"].cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        pg = cursor.fetchone()[0].split()[0]
+    kafka = next(
+        (
+            p.name.removeprefix("kafka_2.13-").removesuffix(".jar")
+            for p in (ROOT / ".cache" / "kafka" / "libs").glob("kafka_2.13-*.jar")
+        ),
+        "?",
+    )
+    return (
+        f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
+        f"Django {django.__version__}, "
+        f"PostgreSQL {pg}, Apache Kafka {kafka}, confluent-kafka {confluent_kafka.version()[0]} "
+        f"(librdkafka {confluent_kafka.libversion()[0]})"
+    )
+
+
+def print_table(title: str, rows: list[Row]) -> None:
+    headers = ["figure", "value", "baseline", "ratio", "target", "settings"]
+    cells = [headers] + [
+        [
+            r.figure,
+            f"{r.value:,.0f} {r.unit}" if r.value >= 100 else f"{r.value:,.1f} {r.unit}",
+            f"{r.baseline:,.0f} {r.unit}" if r.baseline else "",
+            r.ratio,
+            r.target,
+            r.settings,
+        ]
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    line = lambda row: "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"  # noqa: E731
+    print(f"\n{title}\nmachine: {machine()}\n")
+    print(line(cells[0]))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in cells[1:]:
+        print(line(row))
+    print(flush=True)
+
+
+def wait_for(predicate, *, timeout: float, interval: float = 0.01, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def python(*args: str, **popen) -> subprocess.Popen:
+    """``python ARGS`` in the project's folder with this benchmark's environment (its databases, its broker)."""
+    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=dict(os.environ), **popen)

@@ -1,0 +1,231 @@
+"""Consumer apply throughput: events/s from Kafka into the catalog's ledger and stock.
+
+    python -m bench.consumer [--events 200000] [--products 1000] [--baseline-events 5000] [--sweep]
+
+Produces ``--events`` order events over ``--products`` products to a 3-partition topic,
+then consumes them with: the one-at-a-time baseline (bench/baseline_consumer.py, on the
+first ``--baseline-events``), one ``runconsumer`` process, and ``runconsumer --processes 3``.
+``--sweep`` also measures one process at several batch sizes and draws
+docs/img/consumer-throughput.png.
+
+Each rate is measured from the database: the ledger's row count is sampled every 10 ms;
+rate = (events − rows at the first sample with any) / (time to all − time of that sample),
+so process start-up and group joining are not counted, and the first batch is not
+counted as free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import uuid
+
+from bench.common import IMG_DIR, Row, bench_stack, print_table, progress, python, wait_for
+
+TOPIC_PARTITIONS = 3
+
+
+def setup_products(n: int) -> list[str]:
+    from catalog.models import Product
+
+    ids = [f"P-{i:05d}" for i in range(n)]
+    Product.objects.bulk_create([Product(product_id=i, product_name=i, stock=10**12, unit_price=100) for i in ids])
+    return ids
+
+
+def produce_events(topic: str, product_ids: list[str], n: int) -> None:
+    import random
+
+    from confluent_kafka import Producer
+
+    from kafka_bridge.config import client_config
+    from kafka_bridge.events import OrderEvent
+
+    producer = Producer(
+        client_config(**{"linger.ms": 50, "batch.size": 1_000_000, "queue.buffering.max.messages": 1_000_000})
+    )
+    rng = random.Random(42)
+    for i in range(n):
+        pid = product_ids[rng.randrange(len(product_ids))]
+        qty = rng.randint(1, 5)
+        event = OrderEvent(pid, qty, 100, qty * 100, str(uuid.UUID(int=rng.getrandbits(128))), "bench")
+        while True:
+            try:
+                producer.produce(topic, key=pid.encode(), value=event.to_json())
+                break
+            except BufferError:
+                producer.poll(0.1)
+        if i % 20000 == 0:
+            progress(f"producing {i:,}/{n:,}")
+    producer.flush(120)
+
+
+def reset_catalog() -> None:
+    from django.db import connections
+
+    with connections["catalog"].cursor() as cursor:
+        cursor.execute("TRUNCATE catalog_stockmovement RESTART IDENTITY")
+        cursor.execute("UPDATE catalog_product SET stock = 1000000000000")
+
+
+def ledger_rows() -> int:
+    from django.db import connections
+
+    with connections["catalog"].cursor() as cursor:
+        cursor.execute("SELECT coalesce(max(id), 0) FROM catalog_stockmovement")
+        return cursor.fetchone()[0]
+
+
+def measure(label: str, command: list[str], expected: int, timeout: float = 900) -> float:
+    """Run a consumer (``python <command>``) and return its apply rate (events/s), sampled from the ledger."""
+    reset_catalog()
+    process = python(*command)
+
+    def started() -> int:
+        if process.poll() is not None:
+            raise RuntimeError(f"{label}: exited with {process.returncode} before applying anything")
+        return ledger_rows()
+
+    try:
+        first = wait_for(started, timeout=120, what=f"{label}: first ledger row")
+        t0 = time.monotonic()
+        while (rows := ledger_rows()) < expected:
+            if process.poll() is not None and ledger_rows() < expected:
+                raise RuntimeError(f"{label}: exited with {process.returncode} after {rows} of {expected} events")
+            if time.monotonic() - t0 > timeout:
+                raise TimeoutError(f"{label}: {rows} of {expected} after {timeout}s")
+            progress(f"{label}: {rows:,}/{expected:,}")
+            time.sleep(0.01)
+        elapsed = time.monotonic() - t0
+    finally:
+        process.wait(120)
+    if first >= expected:  # all in the first sample: fall back to the whole run
+        raise RuntimeError(f"{label}: too few events to measure ({expected}); use more --events")
+    return (expected - first) / elapsed
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--products", type=int, default=1000)
+    parser.add_argument("--baseline-events", type=int, default=5000)
+    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--sweep", action="store_true", help="also measure batch sizes and draw the chart")
+    args = parser.parse_args(argv)
+
+    with bench_stack():
+        from kafka_bridge.topics import topics_ensure
+
+        topic = f"bench-orders-{uuid.uuid4().hex[:6]}"
+        topics_ensure(names=[topic], partitions=TOPIC_PARTITIONS)
+        product_ids = setup_products(args.products)
+        produce_events(topic, product_ids, args.events)
+
+        group = lambda: f"bench-{uuid.uuid4().hex[:8]}"  # noqa: E731  a fresh group reads from the start
+        common = ["--topic", topic, "--exit-when-idle", "2"]
+        baseline = measure(
+            "baseline (one at a time)",
+            [
+                "-m",
+                "bench.baseline_consumer",
+                "--topic",
+                topic,
+                "--group-id",
+                group(),
+                "--limit",
+                str(args.baseline_events),
+            ],
+            args.baseline_events,
+        )
+        single = measure(
+            "runconsumer",
+            ["manage.py", "runconsumer", *common, "--group-id", group(), "--batch-size", str(args.batch_size)],
+            args.events,
+        )
+        multi = measure(
+            f"runconsumer --processes {TOPIC_PARTITIONS}",
+            [
+                "manage.py",
+                "runconsumer",
+                *common,
+                "--group-id",
+                group(),
+                "--batch-size",
+                str(args.batch_size),
+                "--processes",
+                str(TOPIC_PARTITIONS),
+            ],
+            args.events,
+        )
+        settings = f"{args.events:,} events, {args.products:,} products, {TOPIC_PARTITIONS} partitions"
+        rows = [
+            Row(
+                "consumer: one event at a time (baseline)",
+                baseline,
+                "events/s",
+                settings=f"{args.baseline_events:,} events, 1 transaction + offset commit each",
+            ),
+            Row(
+                "consumer: runconsumer, 1 process",
+                single,
+                "events/s",
+                baseline,
+                "≥ 80,000/s and ≥ 80× baseline",
+                f"{settings}, batch {args.batch_size:,}",
+            ),
+            Row(
+                f"consumer: runconsumer --processes {TOPIC_PARTITIONS}",
+                multi,
+                "events/s",
+                baseline,
+                "≥ 120,000/s",
+                f"{settings}, batch {args.batch_size:,}",
+            ),
+        ]
+        if args.sweep:
+            sizes = [1, 10, 100, 500, 1000, 2000, 5000, 10000]
+            sweep = {}
+            for size in sizes:
+                events = args.events if size >= 100 else min(args.events, 20_000)
+                sweep[size] = measure(
+                    f"batch {size}",
+                    ["manage.py", "runconsumer", *common, "--group-id", group(), "--batch-size", str(size)],
+                    events,
+                )
+                rows.append(
+                    Row(
+                        f"  1 process, batch {size:,}",
+                        sweep[size],
+                        "events/s",
+                        baseline,
+                        settings=f"first {events:,} events" if events != args.events else "",
+                    )
+                )
+            draw_sweep(sweep, baseline)
+        print_table(
+            "Consumer apply throughput (python -m bench.consumer" + (" --sweep" if args.sweep else "") + ")", rows
+        )
+
+
+def draw_sweep(sweep: dict[int, float], baseline: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    IMG_DIR.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(list(sweep), list(sweep.values()), marker="o", label="runconsumer, 1 process")
+    ax.axhline(baseline, color="grey", linestyle="--", label="one event at a time (baseline)")
+    ax.set_xscale("log")
+    ax.set_xlabel("batch size (events per transaction)")
+    ax.set_ylabel("events applied per second")
+    ax.set_title("Consumer throughput vs batch size (PostgreSQL, ledger row per event)")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(IMG_DIR / "consumer-throughput.png", dpi=110)
+
+
+if __name__ == "__main__":
+    main()

@@ -6,10 +6,11 @@ PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 KAFKA_STAMP := .cache/kafka/libs/.fetched
 
-.PHONY: help run test chaos lint kafka-start kafka-stop migrate clean
+.PHONY: help run cluster test chaos lint kafka-start kafka-stop migrate clean
 
 help:
 	@echo "make run    - start Kafka, the web server (127.0.0.1:8000), relay and consumer on SQLite"
+	@echo "make cluster - the same on three Kafka brokers (9092-9094), 6 partitions x 3 replicas, 3 consumers"
 	@echo "make test   - lint, then the whole suite against a real Kafka broker and PostgreSQL"
 	@echo "make chaos  - fault injection: orders under SIGKILLs, outages and redelivery; checks nothing lost or doubled"
 	@echo "make kafka-start / kafka-stop - the local broker alone (127.0.0.1:9092)"
@@ -29,6 +30,9 @@ $(KAFKA_STAMP): infra/kafka/pom.xml
 
 run: $(VENV_STAMP) $(KAFKA_STAMP)
 	bin/dev-run
+
+cluster: $(VENV_STAMP) $(KAFKA_STAMP)
+	bin/dev-cluster
 
 test: lint $(KAFKA_STAMP)
 	$(PY) -m pytest

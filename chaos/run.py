@@ -32,6 +32,8 @@ import psycopg
 from chaos.stack import GROUP, ROOT, TOPIC, Ports, Stack
 
 FAULTS = ["kill_consumer", "kill_relay", "kill_web_worker", "restart_broker", "catalog_db_outage", "redeliver_all"]
+# On a three-broker cluster (--cluster): lose a broker, lose a member of the group.
+CLUSTER_FAULTS = ["kill_broker_node", "kill_consumer"]
 # Crash points (kafka_bridge/faults.py) and their probability per pass: the exact moments
 # around the database commit and the offset commit that a random SIGKILL rarely hits.
 CRASH_POINTS = {
@@ -53,6 +55,7 @@ class Load:
     rng: random.Random
     stop: threading.Event = field(default_factory=threading.Event)
     outcomes: Counter = field(default_factory=Counter)
+    accepted_at: list[float] = field(default_factory=list)  # time.time() of each 201
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self, threads: int = 4) -> list[threading.Thread]:
@@ -83,6 +86,8 @@ class Load:
                 outcome = type(exc).__name__
             with self.lock:
                 self.outcomes[outcome] += 1
+                if outcome == "201":
+                    self.accepted_at.append(time.time())
             next_at += interval
             time.sleep(max(0.0, next_at - time.monotonic()))
 
@@ -91,14 +96,23 @@ class Chaos:
     def __init__(self, stack: Stack, rng: random.Random, log) -> None:
         self.stack, self.rng, self.log = stack, rng, log
         self.injected: Counter = Counter()
+        self.moments: list[tuple[str, float]] = []  # (fault, time.time() it struck)
 
     def inject(self, fault: str) -> None:
         self.log(f"fault: {fault}")
+        self.moments.append((fault, time.time()))
         getattr(self, fault)()
         self.injected[fault] += 1
 
     def kill_consumer(self) -> None:
-        self.stack.kill("consumer")
+        # The supervisor starts another in its place.
+        self.stack.kill(self.rng.choice(self.stack.consumer_names))
+
+    def kill_broker_node(self) -> None:
+        node = self.rng.randint(1, 3)
+        self.stack.broker.kill(node)
+        time.sleep(self.rng.uniform(3, 6))
+        self.stack.broker.start()
 
     def kill_relay(self) -> None:
         self.stack.kill("relay")
@@ -122,9 +136,10 @@ class Chaos:
 
     def redeliver_all(self) -> None:
         # Offsets back to the start of the topic: every event is delivered again.
-        self.stack.stop("consumer")
+        for name in self.stack.consumer_names:
+            self.stack.stop(name)
         deadline = time.monotonic() + 60
-        command = [ROOT / "bin" / "kafka-consumer-groups", "--bootstrap-server", f"127.0.0.1:{self.stack.ports.kafka}"]
+        command = [ROOT / "bin" / "kafka-consumer-groups", "--bootstrap-server", self.stack.broker.bootstrap]
         command += ["--group", GROUP, "--topic", TOPIC, "--reset-offsets", "--to-earliest", "--execute"]
         while True:
             result = subprocess.run(command, capture_output=True, text=True, timeout=60)
@@ -138,7 +153,27 @@ class Chaos:
                 self.log(f"offset reset refused for 60 s: {(result.stderr or result.stdout).strip()[:300]}")
                 break
             time.sleep(2)
-        self.stack.start("consumer")
+        for name in self.stack.consumer_names:
+            self.stack.start(name)
+
+
+def applied_times(stack: Stack) -> list[float]:
+    with psycopg.connect(stack.env["CATALOG_DATABASE_URL"]) as db:
+        return [t for (t,) in db.execute("SELECT extract(epoch FROM applied_at)::float FROM catalog_stockmovement")]
+
+
+def stalls(
+    moments: list[tuple[str, float]], accepted: list[float], applied: list[float], window: float = 30
+) -> list[tuple[str, float, float]]:
+    """For each fault: the longest wait, from the fault on (within ``window`` s), for the
+    next accepted order and for the next stock change. In steady state both are about
+    1/rate; anything longer is the fault's stall."""
+
+    def longest_gap(at: float, times: list[float]) -> float:
+        points = [at, *sorted(t for t in times if at <= t <= at + window)]
+        return max((b - a for a, b in zip(points, points[1:], strict=False)), default=window)
+
+    return [(fault, longest_gap(at, accepted), longest_gap(at, applied)) for fault, at in moments]
 
 
 def check(*, orders_url: str, catalog_url: str, initial: dict[str, int]) -> dict:
@@ -182,7 +217,16 @@ def main(argv: list[str] | None = None) -> int:
         "--drain-timeout", type=float, default=180, help="seconds allowed to drain (default: %(default)s)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (logs, data) for a post-mortem")
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="three Kafka brokers, 6 partitions x 3 replicas, several consumers; faults: a broker "
+        "SIGKILLed and brought back, a consumer SIGKILLed and replaced. Reports the stalls around each.",
+    )
+    parser.add_argument("--consumers", type=int, help="consumer processes in the group (default: 1, 3 with --cluster)")
     args = parser.parse_args(argv)
+    args.consumers = args.consumers or (3 if args.cluster else 1)
+    faults = CLUSTER_FAULTS if args.cluster else FAULTS
     for name in ("duration", "rate", "fault_every", "drain_timeout"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
@@ -196,11 +240,14 @@ def main(argv: list[str] | None = None) -> int:
 
     log(
         f"seed {seed}  (replay: python -m chaos.run --seed {seed} --duration {args.duration:g} "
-        f"--rate {args.rate:g} --fault-every {args.fault_every:g})"
+        f"--rate {args.rate:g} --fault-every {args.fault_every:g}"
+        + (f" --cluster --consumers {args.consumers}" if args.cluster else "")
+        + ")"
     )
     home = Path(tempfile.mkdtemp(prefix="stocksync-chaos-"))
-    crash_points = ",".join(f"{k}={v}" for k, v in CRASH_POINTS.items())
-    stack = Stack(home=home, ports=Ports(), crash_points=crash_points)
+    # On the cluster the suite measures stalls: crash points would blur them.
+    crash_points = "" if args.cluster else ",".join(f"{k}={v}" for k, v in CRASH_POINTS.items())
+    stack = Stack(home=home, ports=Ports(), crash_points=crash_points, cluster=args.cluster, consumers=args.consumers)
     products = {f"CHAOS-{i:03d}": 1_000_000 for i in range(1, 11)}
     try:
         log(f"starting the stack in {home}")
@@ -208,8 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         stack.wait_web()
         chaos = Chaos(stack, rng, log)
         # Every kind several times, in a shuffled order, at jittered moments.
-        count = max(len(FAULTS), int(args.duration / args.fault_every))
-        schedule = [FAULTS[i % len(FAULTS)] for i in range(count)]
+        count = max(len(faults), int(args.duration / args.fault_every))
+        schedule = [faults[i % len(faults)] for i in range(count)]
         rng.shuffle(schedule)
         times = sorted(rng.uniform(2, args.duration - 2) for _ in schedule)
 
@@ -234,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         # Drain: everything up, then wait until every order is in the ledger.
         drain_start = time.monotonic()
         stack.supervise()
-        for name in ("web", "relay", "consumer"):
+        for name in ("web", "relay", *stack.consumer_names):
             if stack.procs[name].poll() is not None:
                 stack.start(name)
         result = check(
@@ -268,8 +315,16 @@ def main(argv: list[str] | None = None) -> int:
             ("orders placed (in the orders database)", result["orders"]),
             ("HTTP responses", ", ".join(f"{k}: {v}" for k, v in sorted(load.outcomes.items()))),
         ]
-        rows += [(f"fault: {name}", chaos.injected[name]) for name in FAULTS]
-        rows += [(f"crash point: {name}", crashes[name]) for name in CRASH_POINTS]
+        rows += [(f"fault: {name}", chaos.injected[name]) for name in faults]
+        if not args.cluster:
+            rows += [(f"crash point: {name}", crashes[name]) for name in CRASH_POINTS]
+        else:
+            rows += [
+                (f"stall after {fault} #{i}", f"order acceptance {accept:.2f} s, stock application {apply:.2f} s")
+                for i, (fault, accept, apply) in enumerate(
+                    stalls(chaos.moments, load.accepted_at, applied_times(stack)), 1
+                )
+            ]
         rows += [
             ("processes restarted after dying", restarts),
             ("events lost (order without ledger row)", result["lost"]),

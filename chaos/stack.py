@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from testsupport.services import ROOT, KafkaBroker, Postgres, run
+from testsupport.services import ROOT, KafkaBroker, KafkaCluster, Postgres, run
 
 TOPIC = "chaos-orders"
 GROUP = "catalog-service"
@@ -34,6 +34,8 @@ class Stack:
     home: Path
     ports: Ports = field(default_factory=Ports)
     crash_points: str = ""
+    cluster: bool = False  # three brokers (bin/kafka-cluster) instead of one
+    consumers: int = 1  # members of the consumer group, one process each
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     held_down: set[str] = field(default_factory=set)  # stopped on purpose: do not restart
 
@@ -47,7 +49,7 @@ class Stack:
             **os.environ,
             "ORDERS_DATABASE_URL": f"postgres://stocksync@127.0.0.1:{self.ports.orders_db}/orders",
             "CATALOG_DATABASE_URL": f"postgres://stocksync@127.0.0.1:{self.ports.catalog_db}/catalog",
-            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.ports.kafka}",
+            "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap,
             "ORDER_EVENTS_TOPIC": TOPIC,
             "CATALOG_CONSUMER_GROUP": GROUP,
             # The relay steps in soon: faults are frequent here.
@@ -65,8 +67,14 @@ class Stack:
         return Postgres(dir=self.home / f"pg-{which}", port=port)
 
     @property
-    def broker(self) -> KafkaBroker:
+    def broker(self) -> KafkaBroker | KafkaCluster:
+        if self.cluster:
+            return KafkaCluster(port=self.ports.kafka, home=self.home / "kafka-cluster")
         return KafkaBroker(port=self.ports.kafka, home=self.home / "kafka")
+
+    @property
+    def consumer_names(self) -> list[str]:
+        return [f"consumer-{i}" for i in range(1, self.consumers + 1)]
 
     def manage(self, *args: str, timeout: float = 120) -> str:
         return run([sys.executable, ROOT / "manage.py", *args], env=self.env, timeout=timeout)
@@ -79,7 +87,10 @@ class Stack:
         self.broker.start()
         self.manage("migrate", "--noinput", "-v0")
         self.manage("migrate", "--database=catalog", "--noinput", "-v0")
-        self.manage("createtopics", "--partitions", "3")
+        if self.cluster:
+            self.manage("createtopics", "--partitions", "6", "--replication-factor", "3", "--min-insync-replicas", "2")
+        else:
+            self.manage("createtopics", "--partitions", "3")
         rows = ",".join(f"('{pid}','{pid}',{stock},100,now())" for pid, stock in products.items())
         run(
             [
@@ -96,7 +107,7 @@ class Stack:
                 f"INSERT INTO catalog_product (product_id, product_name, stock, unit_price, created_at) VALUES {rows}",
             ]
         )
-        for name in ("web", "relay", "consumer"):
+        for name in ("web", "relay", *self.consumer_names):
             self.start(name)
 
     def down(self) -> None:
@@ -126,12 +137,13 @@ class Stack:
             "-",
         ],
         "relay": lambda self: [sys.executable, "manage.py", "runrelay"],
-        "consumer": lambda self: [sys.executable, "manage.py", "runconsumer"],
+        "consumer": lambda self: [sys.executable, "manage.py", "runconsumer"],  # consumer-1, consumer-2, …
     }
 
     def start(self, name: str) -> None:
         log = open(self.home / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen(self.COMMANDS[name](self), cwd=ROOT, env=self.env, stdout=log, stderr=log)
+        command = self.COMMANDS[name.split("-")[0]](self)
+        self.procs[name] = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=log)
         self.held_down.discard(name)
 
     def stop(self, name: str, *, sig: int = signal.SIGTERM, timeout: float = 30) -> None:

@@ -132,7 +132,11 @@ ORDER_EVENTS_TOPIC = os.environ.get("ORDER_EVENTS_TOPIC", "example-catalog-topic
 # Messages the consumer cannot apply go to "<topic><suffix>" with the reason in headers.
 DEAD_LETTER_SUFFIX = os.environ.get("DEAD_LETTER_SUFFIX", ".DLT")
 CATALOG_CONSUMER_GROUP = os.environ.get("CATALOG_CONSUMER_GROUP", "catalog-service")
+# Used only by `manage.py createtopics`: the project creates topics only when told to.
+# A 3-broker cluster (make cluster): 6 partitions, 3 replicas, 2 in sync for a write.
 ORDER_EVENTS_PARTITIONS = int(os.environ.get("ORDER_EVENTS_PARTITIONS", "3"))
+ORDER_EVENTS_REPLICATION_FACTOR = int(os.environ.get("ORDER_EVENTS_REPLICATION_FACTOR", "1"))
+ORDER_EVENTS_MIN_INSYNC_REPLICAS = int(os.environ.get("ORDER_EVENTS_MIN_INSYNC_REPLICAS", "1"))
 
 # Extra librdkafka settings for every client, e.g. security for a managed cluster:
 # KAFKA_CLIENT_CONFIG="security.protocol=SASL_SSL,sasl.mechanism=PLAIN,..."

@@ -12,7 +12,14 @@ from kafka_bridge.config import client_config
 logger = logging.getLogger(__name__)
 
 
-def topics_ensure(*, names: list[str], partitions: int, replication_factor: int = 1, timeout: float = 30) -> list[str]:
+def topics_ensure(
+    *,
+    names: list[str],
+    partitions: int,
+    replication_factor: int = 1,
+    config: dict[str, str] | None = None,
+    timeout: float = 30,
+) -> list[str]:
     """Create the topics that do not exist yet; return the names created.
 
     An existing topic is left as it is (its partition count is not changed).
@@ -23,7 +30,10 @@ def topics_ensure(*, names: list[str], partitions: int, replication_factor: int 
     if not missing:
         return []
     futures = admin.create_topics(
-        [NewTopic(name, num_partitions=partitions, replication_factor=replication_factor) for name in missing],
+        [
+            NewTopic(name, num_partitions=partitions, replication_factor=replication_factor, config=config or {})
+            for name in missing
+        ],
         operation_timeout=timeout,
         request_timeout=timeout,
     )

@@ -62,3 +62,30 @@ class KafkaBroker:
 
     def stop(self) -> None:
         self._run("stop")
+
+
+@dataclass
+class KafkaCluster:
+    """Three Apache Kafka nodes (``bin/kafka-cluster``): client ports port..port+2."""
+
+    port: int
+    home: Path
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(f"127.0.0.1:{self.port + i}" for i in range(3))
+
+    def _run(self, *args: str) -> None:
+        env = {**os.environ, "KAFKA_CLUSTER_PORT": str(self.port), "KAFKA_CLUSTER_HOME": str(self.home)}
+        run([ROOT / "bin" / "kafka-cluster", *args], env=env)
+
+    def start(self) -> None:
+        """Start the cluster, or bring back the nodes that are down."""
+        self._run("start")
+
+    def stop(self) -> None:
+        self._run("stop")
+
+    def kill(self, node: int) -> None:
+        """SIGKILL one node (1-3)."""
+        self._run("kill", str(node))

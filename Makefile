@@ -6,13 +6,14 @@ PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 KAFKA_STAMP := .cache/kafka/libs/.fetched
 
-.PHONY: help run cluster test chaos lint kafka-start kafka-stop migrate clean
+.PHONY: help run cluster test chaos bench lint kafka-start kafka-stop migrate clean
 
 help:
 	@echo "make run    - start Kafka, the web server (127.0.0.1:8000), relay and consumer on SQLite"
 	@echo "make cluster - the same on three Kafka brokers (9092-9094), 6 partitions x 3 replicas, 3 consumers"
 	@echo "make test   - lint, then the whole suite against a real Kafka broker and PostgreSQL"
 	@echo "make chaos  - fault injection: orders under SIGKILLs, outages and redelivery; checks nothing lost or doubled"
+	@echo "make bench  - the benchmarks (bench/): consumer, latency, HTTP, relay; tables to paste into docs/BENCHMARKS.md"
 	@echo "make kafka-start / kafka-stop - the local broker alone (127.0.0.1:9092)"
 	@echo "make clean  - remove the venv, the fetched jars, the broker's data and var/"
 
@@ -40,6 +41,14 @@ test: lint $(KAFKA_STAMP)
 # The fault-injection suite at full length (a shorter run is part of `make test`).
 chaos: $(VENV_STAMP) $(KAFKA_STAMP)
 	$(PY) -m chaos.run $(CHAOS_ARGS)
+
+# Every benchmark at full size; results go to docs/BENCHMARKS.md by hand, charts to docs/img/.
+bench: $(VENV_STAMP) $(KAFKA_STAMP)
+	$(PY) -m bench.consumer --sweep
+	$(PY) -m bench.consumer --cluster
+	$(PY) -m bench.latency
+	$(PY) -m bench.http
+	$(PY) -m bench.relay
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .

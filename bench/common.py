@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from testsupport.services import ROOT, KafkaBroker, Postgres
+from testsupport.services import ROOT, KafkaBroker, KafkaCluster, Postgres
 
 IMG_DIR = ROOT / "docs" / "img"
 
@@ -38,12 +39,19 @@ class Row:
 
 
 @contextmanager
-def bench_stack(*, pg_port: int = 35432, kafka_port: int = 39092):
-    """PostgreSQL (databases orders, catalog) and Kafka of their own, with Django set up on them."""
+def bench_stack(*, pg_port: int = 35432, kafka_port: int = 39092, cluster: bool = False):
+    """PostgreSQL (databases orders, catalog) and Kafka of their own (one broker, or three
+    with ``cluster``), with Django set up on them."""
+    # SIGTERM (Ctrl-C's cousin) must still stop the services below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     home = Path(tempfile.mkdtemp(prefix="stocksync-bench-"))
     home.chmod(0o755)
     postgres = Postgres(dir=home / "pg", port=pg_port)
-    broker = KafkaBroker(port=kafka_port, home=home / "kafka", heap="-Xmx1G -Xms1G")
+    broker = (
+        KafkaCluster(port=kafka_port, home=home / "kafka-cluster")
+        if cluster
+        else KafkaBroker(port=kafka_port, home=home / "kafka", heap="-Xmx1G -Xms1G")
+    )
     try:
         progress("starting PostgreSQL and Kafka")
         postgres.start()

@@ -53,7 +53,7 @@ WITH fresh AS (
 ), inserted AS (
     INSERT INTO catalog_stockmovement
         (order_id, product_id, delta, stock_after, topic, "partition", "offset", applied_at)
-    SELECT order_id, product_id, -qty, stock_after, topic, part, off, now()
+    SELECT order_id, product_id, -qty, stock_after, topic, part, off, clock_timestamp()
     FROM numbered
     ORDER BY ord
     ON CONFLICT (order_id) DO NOTHING

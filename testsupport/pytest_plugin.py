@@ -6,7 +6,8 @@ pytest-django configures Django:
 * PostgreSQL: unless ``ORDERS_DATABASE_URL`` and ``CATALOG_DATABASE_URL`` are set, a
   throwaway cluster (``bin/postgres-server``) in a temp folder on its own port;
 * Apache Kafka: unless ``KAFKA_BOOTSTRAP_SERVERS`` is set, a fresh single-node broker
-  (``bin/kafka-server``) on its own ports, so it never touches ``make run``'s broker.
+  (``bin/kafka-server``) on its own ports, so it never touches ``make run``'s broker;
+  with ``STOCKSYNC_TEST_KAFKA=cluster``, three brokers (``bin/kafka-cluster``).
 
 Both are stopped when the session ends. With ``CI=true`` a skipped test fails the run:
 in CI nothing may quietly not be tested.
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from testsupport.services import KafkaBroker, Postgres
+from testsupport.services import KafkaBroker, KafkaCluster, Postgres
 
 PG_PORT = int(os.environ.get("TEST_POSTGRES_PORT", "15432"))
 KAFKA_PORT = int(os.environ.get("TEST_KAFKA_PORT", "19092"))
@@ -32,7 +33,7 @@ class _Services:
     def __init__(self) -> None:
         self.tmp: Path | None = None
         self.postgres: Postgres | None = None
-        self.broker: KafkaBroker | None = None
+        self.broker: KafkaBroker | KafkaCluster | None = None
 
     def start(self) -> None:
         need_pg = not (os.environ.get("ORDERS_DATABASE_URL") and os.environ.get("CATALOG_DATABASE_URL"))
@@ -72,7 +73,11 @@ class _Services:
         os.environ["CATALOG_DATABASE_URL"] = self.postgres.url("catalog")
 
     def _start_kafka(self) -> None:
-        self.broker = KafkaBroker(port=KAFKA_PORT, home=self.tmp / "kafka")
+        # STOCKSYNC_TEST_KAFKA=cluster: the whole suite on three brokers instead of one.
+        if os.environ.get("STOCKSYNC_TEST_KAFKA") == "cluster":
+            self.broker = KafkaCluster(port=KAFKA_PORT, home=self.tmp / "kafka-cluster")
+        else:
+            self.broker = KafkaBroker(port=KAFKA_PORT, home=self.tmp / "kafka")
         self.broker.start()
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap
 
@@ -111,7 +116,7 @@ def pytest_unconfigure(config):
 
 
 @pytest.fixture(scope="session")
-def kafka_broker() -> KafkaBroker:
+def kafka_broker() -> KafkaBroker | KafkaCluster:
     """The broker the session started; tests that stop it skip when it is someone else's."""
     if services.broker is None:
         pytest.skip("KAFKA_BOOTSTRAP_SERVERS points at a broker this session does not control")

@@ -50,3 +50,28 @@ def test_short_chaos_run_loses_and_doubles_nothing():
     table = dict(line.strip().rsplit("  ", 1) for line in run.stdout.splitlines() if line.startswith("  fault: "))
     assert {f"fault: {name}".strip() for name in FAULTS} <= {k.strip() for k in table}
     assert all(int(v) >= 1 for v in table.values()), table
+
+
+def test_short_cluster_run_loses_and_doubles_nothing_and_reports_stalls():
+    run = subprocess.run(
+        [sys.executable, "-m", "chaos.run", "--cluster", "--duration", "40", "--rate", "15", "--fault-every", "10"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-3000:]
+    assert "PASSED: nothing lost, nothing doubled." in run.stdout
+    assert "fault: kill_broker_node" in run.stdout and "fault: kill_consumer" in run.stdout
+    stall_lines = [line for line in run.stdout.splitlines() if "stall after" in line]
+    assert len(stall_lines) >= 2 and all("order acceptance" in line for line in stall_lines)
+
+
+def test_stall_is_the_longest_wait_after_the_fault():
+    from chaos.run import stalls
+
+    accepted = [9.9, 10.2, 10.3, 13.0, 13.1]
+    applied = [9.8, 10.1, 25.0]
+    assert stalls([("kill_broker_node", 10.0)], accepted, applied) == [
+        ("kill_broker_node", pytest.approx(2.7), pytest.approx(14.9))
+    ]

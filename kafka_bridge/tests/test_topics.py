@@ -51,3 +51,12 @@ def test_tutorial_cli_round_trip():
     kafka_cli("kafka-console-consumer", "--topic", name, "--group", group, "--from-beginning", "--max-messages", "3")
     described = kafka_cli("kafka-consumer-groups", "--describe", "--group", group)
     assert name in described and " 3 " in described  # committed offset 3 on partition 0
+
+
+def test_createtopics_refuses_impossible_settings():
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="cannot exceed --replication-factor"):
+        call_command("createtopics", "--replication-factor", "1", "--min-insync-replicas", "2")
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("createtopics", "--partitions", "0")

@@ -1,0 +1,111 @@
+"""HTTP order creation: our endpoint (order + outbox row + publish) against a bare DRF
+create-with-INSERT endpoint, on the same gunicorn, the same machine, in the same run.
+
+    python -m bench.http [--seconds 10] [--rounds 2] [--connections 8]
+
+Load from wrk (Debian package ``wrk``: C, one thread — not the bottleneck), keep-alive,
+alternating the two endpoints round by round. gunicorn: 2 sync workers (one per core),
+``config.wsgi`` with ``bench.http_settings`` (the product's settings plus the bare route).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+
+from bench.common import ROOT, Row, bench_stack, print_table, progress, wait_for
+
+WEB_PORT = 38100
+OURS = "/order-service/bench/orders"
+BARE = "/bench/bare-orders/bench"
+
+
+def wrk(path: str, seconds: float, connections: int) -> float:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds:g}s",
+            "-s",
+            str(ROOT / "bench" / "post.lua"),
+            f"http://127.0.0.1:{WEB_PORT}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non_2xx:
+        raise RuntimeError(f"{path}: {non_2xx.group(1)} failed requests\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=8)
+    args = parser.parse_args(argv)
+    if not shutil.which("wrk"):
+        raise SystemExit("bench.http needs wrk (Debian: apt-get install wrk)")
+
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.http_settings"
+    with bench_stack():
+        from kafka_bridge.topics import topics_ensure
+
+        topics_ensure(names=["example-catalog-topic"], partitions=3)
+        web = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "config.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{WEB_PORT}"],
+            cwd=ROOT,
+            env=dict(os.environ),
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for(_answers, timeout=60, interval=0.2, what="the web server")
+            wrk(OURS, 2, args.connections)  # warm up both
+            wrk(BARE, 2, args.connections)
+            ours, bare = [], []
+            for round_ in range(args.rounds):
+                progress(f"round {round_ + 1}/{args.rounds}: ours")
+                ours.append(wrk(OURS, args.seconds, args.connections))
+                progress(f"round {round_ + 1}/{args.rounds}: bare")
+                bare.append(wrk(BARE, args.seconds, args.connections))
+        finally:
+            web.terminate()
+            web.wait(30)
+    settings = f"gunicorn 2 sync workers, wrk -t1 -c{args.connections}, {args.rounds}×{args.seconds:g} s each"
+    print_table(
+        "HTTP order creation (python -m bench.http)",
+        [
+            Row("http: bare DRF create-with-INSERT (baseline)", statistics.mean(bare), "orders/s", settings=settings),
+            Row(
+                "http: POST /order-service/<userId>/orders",
+                statistics.mean(ours),
+                "orders/s",
+                statistics.mean(bare),
+                "≥ 0.90× baseline",
+                "order + outbox row in one transaction, publish on commit",
+            ),
+        ],
+    )
+
+
+def _answers() -> bool:
+    import http.client
+
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", WEB_PORT, timeout=2)
+        connection.request("GET", "/catalog-service/catalogs")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""End-to-end latency: from an order's commit to its stock change, at steady order rates.
+
+    python -m bench.latency [--rates 50,100,200,400] [--seconds 15]
+
+Runs the real path — gunicorn (2 workers) serving the order API, the web process's
+producer, one broker, ``runconsumer`` — and places orders over HTTP at each rate (open
+loop: orders go out on schedule, whether or not earlier ones are done). Per order,
+latency = the ledger row's ``applied_at`` (PostgreSQL ``clock_timestamp()`` as the row is
+written, just before its transaction commits) − the order's ``created_at`` (set just
+before the order's INSERT, so a little before its commit): both ends are biased by about
+a millisecond, in opposite directions. Draws docs/img/latency.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+from bench.common import IMG_DIR, ROOT, Row, bench_stack, print_table, progress, wait_for
+
+WEB_PORT = 38000
+
+
+def place_orders(rate: float, seconds: float, products: list[str], threads: int = 8) -> int:
+    """Open-loop load: each thread sends on its own schedule. Returns how many got a 201."""
+    accepted = [0] * threads
+
+    def worker(n: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", WEB_PORT, timeout=10)
+        interval = threads / rate
+        next_at = time.monotonic() + n * interval / threads
+        end = time.monotonic() + seconds
+        i = 0
+        while next_at < end:
+            time.sleep(max(0.0, next_at - time.monotonic()))
+            body = json.dumps({"productId": products[(n * 7919 + i) % len(products)], "qty": 1, "unitPrice": 100})
+            connection.request("POST", "/order-service/bench/orders", body, {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            if response.status == 201:
+                accepted[n] += 1
+            i += 1
+            next_at += interval
+
+    workers = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return sum(accepted)
+
+
+def latencies_ms() -> list[float]:
+    from catalog.models import StockMovement
+    from orders.models import Order
+
+    created = {str(o): c for o, c in Order.objects.values_list("order_id", "created_at")}
+    applied = dict(StockMovement.objects.values_list("order_id", "applied_at"))
+    return [(applied[o] - c).total_seconds() * 1000 for o, c in created.items() if o in applied]
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rates", default="50,100,200,400", help="orders per second, comma-separated")
+    parser.add_argument("--seconds", type=float, default=15, help="seconds of load per rate")
+    args = parser.parse_args(argv)
+    rates = [float(r) for r in args.rates.split(",")]
+
+    with bench_stack():
+        from django.db import connections
+
+        from catalog.models import Product
+        from kafka_bridge.topics import topics_ensure
+
+        topics_ensure(names=["example-catalog-topic"], partitions=3)
+        products = [f"P-{i:05d}" for i in range(1000)]
+        Product.objects.bulk_create(
+            [Product(product_id=p, product_name=p, stock=10**9, unit_price=100) for p in products]
+        )
+        env = dict(os.environ)
+        web = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "config.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{WEB_PORT}"],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
+        consumer = subprocess.Popen([sys.executable, "manage.py", "runconsumer"], cwd=ROOT, env=env)
+        results = {}
+        try:
+            wait_for(lambda: _answers(), timeout=60, interval=0.2, what="the web server")
+            place_orders(20, 3, products)  # warm up: connections, the producer, the group
+            for rate in rates:
+                with connections["default"].cursor() as c:
+                    c.execute("TRUNCATE orders_order, orders_outboxevent")
+                with connections["catalog"].cursor() as c:
+                    c.execute("TRUNCATE catalog_stockmovement")
+                progress(f"{rate:g} orders/s for {args.seconds:g} s")
+                accepted = place_orders(rate, args.seconds, products)
+                wait_for(lambda a=accepted: len(latencies_ms()) >= a, timeout=60, interval=0.5, what="all applied")
+                values = latencies_ms()
+                results[rate] = (len(values) / args.seconds, *(percentile(values, q) for q in (50, 90, 99)))
+        finally:
+            for process in (consumer, web):
+                process.terminate()
+                process.wait(30)
+        rows = []
+        for rate, (achieved, p50, p90, p99) in results.items():
+            target = "p50 ≤ 10 ms, p99 ≤ 50 ms" if rate == 200 else ""
+            settings = f"{achieved:.0f} orders/s achieved; p90 {p90:.1f} ms; linger 1 ms, batch wait 0"
+            rows.append(Row(f"latency p50 @ {rate:g} orders/s", p50, "ms", target=target, settings=settings))
+            rows.append(Row(f"latency p99 @ {rate:g} orders/s", p99, "ms", target=target))
+        print_table(f"Order commit → stock change (python -m bench.latency --rates {args.rates})", rows)
+        draw(results)
+
+
+def _answers() -> bool:
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", WEB_PORT, timeout=2)
+        connection.request("GET", "/catalog-service/catalogs")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+
+
+def draw(results: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    IMG_DIR.mkdir(parents=True, exist_ok=True)
+    rates = list(results)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for index, label in ((1, "p50"), (2, "p90"), (3, "p99")):
+        ax.plot(rates, [results[r][index] for r in rates], marker="o", label=label)
+    ax.set_xlabel("orders per second (HTTP, open loop)")
+    ax.set_ylabel("order commit → stock change (ms)")
+    ax.set_title("End-to-end latency percentiles vs order rate")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(IMG_DIR / "latency.png", dpi=110)
+
+
+if __name__ == "__main__":
+    main()

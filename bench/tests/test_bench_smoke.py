@@ -1,0 +1,51 @@
+"""Each benchmark, run with tiny sizes: it still works and prints its table.
+
+No timing is asserted here: numbers belong in docs/BENCHMARKS.md, not in tests.
+"""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from testsupport.helpers import ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def run_bench(*args: str) -> str:
+    run = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "machine: " in run.stdout and "| figure" in run.stdout
+    return run.stdout
+
+
+def value(table: str, figure: str) -> float:
+    """The number in a figure's "value" column (e.g. "| 21,677 events/s |" → 21677)."""
+    row = next(line for line in table.splitlines() if line.startswith(f"| {figure}"))
+    cell = row.split("|")[2].strip()
+    return float(re.match(r"[\d,.]+", cell).group(0).replace(",", ""))
+
+
+def test_consumer_benchmark():
+    out = run_bench("bench.consumer", "--events", "4000", "--baseline-events", "50", "--batch-size", "500")
+    assert value(out, "consumer: one event at a time (baseline)") > 0
+    assert value(out, "consumer: runconsumer --processes 1") > 0
+    assert value(out, "consumer: runconsumer --processes 3") > 0
+
+
+def test_relay_benchmark():
+    out = run_bench("bench.relay", "--backlog", "2000")
+    assert value(out, "relay: backlog drained") > 0
+
+
+def test_latency_benchmark():
+    out = run_bench("bench.latency", "--rates", "20", "--seconds", "2")
+    assert value(out, "latency p50 @ 20 orders/s") > 0
+
+
+def test_http_benchmark():
+    out = run_bench("bench.http", "--seconds", "1", "--rounds", "1", "--connections", "2")
+    assert value(out, "http: bare DRF create-with-INSERT (baseline)") > 0
+    assert value(out, "http: POST /order-service/<userId>/orders") > 0

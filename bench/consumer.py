@@ -98,6 +98,8 @@ def measure(label: str, command: list[str], expected: int, timeout: float = 900)
             time.sleep(0.01)
         elapsed = time.monotonic() - t0
     finally:
+        # It may be a slow run measured on the first events only: stop it (SIGTERM: clean exit).
+        process.terminate()
         process.wait(120)
     if first >= expected:  # all in the first sample: fall back to the whole run
         raise RuntimeError(f"{label}: too few events to measure ({expected}); use more --events")

@@ -39,9 +39,10 @@ class Row:
 
 
 @contextmanager
-def bench_stack(*, pg_port: int = 35432, kafka_port: int = 39092, cluster: bool = False):
+def bench_stack(*, pg_port: int = 26432, kafka_port: int = 27092, cluster: bool = False):
     """PostgreSQL (databases orders, catalog) and Kafka of their own (one broker, or three
-    with ``cluster``), with Django set up on them."""
+    with ``cluster``), with Django set up on them. Ports stay below 32768, where the
+    kernel's ephemeral ports (other programs' outgoing connections) cannot take them."""
     # SIGTERM (Ctrl-C's cousin) must still stop the services below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     home = Path(tempfile.mkdtemp(prefix="stocksync-bench-"))

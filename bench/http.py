@@ -20,7 +20,7 @@ import sys
 
 from bench.common import ROOT, Row, bench_stack, print_table, progress, wait_for
 
-WEB_PORT = 38100
+WEB_PORT = 27900
 OURS = "/order-service/bench/orders"
 BARE = "/bench/bare-orders/bench"
 
@@ -79,6 +79,10 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             web.terminate()
             web.wait(30)
+        report(ours, bare, args)
+
+
+def report(ours: list[float], bare: list[float], args) -> None:
     settings = f"gunicorn 2 sync workers, wrk -t1 -c{args.connections}, {args.rounds}×{args.seconds:g} s each"
     print_table(
         "HTTP order creation (python -m bench.http)",

@@ -25,7 +25,7 @@ import time
 
 from bench.common import IMG_DIR, ROOT, Row, bench_stack, print_table, progress, wait_for
 
-WEB_PORT = 38000
+WEB_PORT = 27800
 
 
 def place_orders(rate: float, seconds: float, products: list[str], threads: int = 8) -> int:

@@ -17,6 +17,8 @@ ledger row committed by whoever held them before.
 
 from __future__ import annotations
 
+import weakref
+
 from django.db import connections
 
 from kafka_bridge.consumer import BatchResult, Record, Rejection
@@ -68,21 +70,32 @@ SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated)
 """
 
 
+_staged = weakref.WeakSet()  # connections that have the staging table
+
+
 def stock_apply_order_events_sql(*, records: list[Record[OrderEvent]], using: str) -> BatchResult:
     """Apply a batch inside the caller's transaction on ``using`` (PostgreSQL)."""
     connection = connections[using]
     connection.ensure_connection()
-    with connection.connection.cursor() as cursor:
-        cursor.execute(STAGING)
-        with cursor.copy("COPY stock_batch (ord, order_id, product_id, qty, topic, part, off) FROM STDIN") as copy:
-            for ord_, r in enumerate(records):
-                e = r.event
-                copy.write_row((ord_, e.order_id, e.product_id, e.qty, r.topic, r.partition, r.offset))
-        cursor.execute(PLAN)
-        cursor.execute(LOCK_PRODUCTS)
-        known = {row[0] for row in cursor.fetchall()}
-        cursor.execute(APPLY)
-        applied, _ = cursor.fetchone()
+    raw = connection.connection
+    try:
+        with raw.cursor() as cursor:
+            if raw not in _staged:
+                cursor.execute(STAGING)
+                _staged.add(raw)
+            with cursor.copy("COPY stock_batch (ord, order_id, product_id, qty, topic, part, off) FROM STDIN") as copy:
+                for ord_, r in enumerate(records):
+                    e = r.event
+                    copy.write_row((ord_, e.order_id, e.product_id, e.qty, r.topic, r.partition, r.offset))
+            cursor.execute(PLAN)
+            cursor.execute(LOCK_PRODUCTS)
+            known = {row[0] for row in cursor.fetchall()}
+            cursor.execute(APPLY)
+            applied, _ = cursor.fetchone()
+    except BaseException:
+        # A rolled-back transaction takes a just-created staging table with it.
+        _staged.discard(raw)
+        raise
     rejected = [
         Rejection(r, f"unknown productId {r.event.product_id!r}", "UnknownProduct")
         for r in records

@@ -128,6 +128,8 @@ class BatchConsumer(Generic[T]):
         self.stats = LoopStats()
         self._stopping = False
         self._config = consumer_config(group_id=group_id, offset_reset=offset_reset, **(config_overrides or {}))
+        self._config["on_commit"] = self._on_commit
+        self._positions: dict[tuple[str, int], int] = {}  # next offset per partition, applied
 
     def stop(self) -> None:
         """Ask the loop to finish the batch in hand, commit it and return."""
@@ -165,6 +167,7 @@ class BatchConsumer(Generic[T]):
             if self.stats.batches != summarised.batches:
                 self._log_summary(summarised)
             dead_letters.close()
+            self._commit_now(consumer, list(self._positions))
             consumer.close()
             logger.info(
                 "consumer closed: %d applied, %d duplicate(s) skipped, %d dead-lettered",
@@ -276,21 +279,36 @@ class BatchConsumer(Generic[T]):
             time.sleep(min(0.1, deadline - time.monotonic()))
 
     def _commit(self, consumer: Consumer, messages: list[Message]) -> None:
-        next_offsets: dict[tuple[str, int], int] = {}
+        # Asynchronous: the database already holds the batch, so a commit that fails or is
+        # lost only means redelivery, which the ledger skips; not waiting for it saves a
+        # broker round trip per batch. Revocation and shutdown commit synchronously.
+        batch: dict[tuple[str, int], int] = {}
         for message in messages:
             tp = (message.topic(), message.partition())
-            next_offsets[tp] = max(next_offsets.get(tp, 0), message.offset() + 1)
+            batch[tp] = max(batch.get(tp, 0), message.offset() + 1)
+        self._positions.update(batch)
         try:
-            consumer.commit(
-                offsets=[
-                    TopicPartition(topic, partition, offset) for (topic, partition), offset in next_offsets.items()
-                ],
-                asynchronous=False,
-            )
+            consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in batch.items()], asynchronous=True)
         except KafkaException as exc:
-            # Typically the partitions moved to another member during a rebalance. The
-            # database already holds the batch; its redelivery will be skipped by the ledger.
             logger.warning("offsets not committed (%s); the batch will be redelivered and skipped", exc)
+
+    def _commit_now(self, consumer: Consumer, partitions: list[tuple[str, int]]) -> None:
+        """Commit what has been applied on these partitions, and wait for it."""
+        offsets = [
+            TopicPartition(t, p, self._positions.pop((t, p))) for t, p in partitions if (t, p) in self._positions
+        ]
+        if not offsets:
+            return
+        try:
+            consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            # Typically the partitions already belong to another member. The database
+            # holds the batches; their redelivery will be skipped by the ledger.
+            logger.warning("offsets not committed (%s); the last batches will be redelivered and skipped", exc)
+
+    def _on_commit(self, err, partitions) -> None:
+        if err is not None:
+            logger.warning("offset commit failed (%s); those batches will be redelivered and skipped", err)
 
     # -- group membership ------------------------------------------------------------
 
@@ -301,7 +319,9 @@ class BatchConsumer(Generic[T]):
             logger.info("assigned %s", _describe(partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Nothing to commit here: every batch is committed before the next poll.
+        # Every batch is applied before the next poll, so all that is left to do for
+        # partitions moving elsewhere is make sure their offsets are committed.
+        self._commit_now(consumer, [(tp.topic, tp.partition) for tp in partitions])
         if partitions:
             logger.info("revoked %s", _describe(partitions))
 

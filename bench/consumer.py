@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         produce_events(topic, product_ids, args.events)
 
         group = lambda: f"bench-{uuid.uuid4().hex[:8]}"  # noqa: E731  a fresh group reads from the start
-        common = ["--topic", topic, "--exit-when-idle", "2"]
+        common = ["--topic", topic, "--exit-when-idle", "30"]  # stopped once measured
         baseline = measure(
             "baseline (one at a time)",
             [

@@ -148,3 +148,27 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.01, what: str = "
 def python(*args: str, **popen) -> subprocess.Popen:
     """``python ARGS`` in the project's folder with this benchmark's environment (its databases, its broker)."""
     return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=dict(os.environ), **popen)
+
+
+def start_web(port: int) -> subprocess.Popen:
+    """gunicorn, 2 sync workers (one per core), on this benchmark's databases and broker;
+    returns once it answers."""
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for(lambda: _answers(port), timeout=60, interval=0.2, what="the web server")
+    return web
+
+
+def _answers(port: int) -> bool:
+    import http.client
+
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        connection.request("GET", "/catalog-service/catalogs")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False

@@ -16,9 +16,8 @@ import re
 import shutil
 import statistics
 import subprocess
-import sys
 
-from bench.common import ROOT, Row, bench_stack, print_table, progress, wait_for
+from bench.common import ROOT, Row, bench_stack, print_table, progress, start_web
 
 WEB_PORT = 27900
 OURS = "/order-service/bench/orders"
@@ -60,14 +59,8 @@ def main(argv: list[str] | None = None) -> None:
         from kafka_bridge.topics import topics_ensure
 
         topics_ensure(names=["example-catalog-topic"], partitions=3)
-        web = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{WEB_PORT}"],
-            cwd=ROOT,
-            env=dict(os.environ),
-            stderr=subprocess.DEVNULL,
-        )
+        web = start_web(WEB_PORT)
         try:
-            wait_for(_answers, timeout=60, interval=0.2, what="the web server")
             wrk(OURS, 2, args.connections)  # warm up both
             wrk(BARE, 2, args.connections)
             ours, bare = [], []
@@ -98,17 +91,6 @@ def report(ours: list[float], bare: list[float], args) -> None:
             ),
         ],
     )
-
-
-def _answers() -> bool:
-    import http.client
-
-    try:
-        connection = http.client.HTTPConnection("127.0.0.1", WEB_PORT, timeout=2)
-        connection.request("GET", "/catalog-service/catalogs")
-        return connection.getresponse().status == 200
-    except OSError:
-        return False
 
 
 if __name__ == "__main__":

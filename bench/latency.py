@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 
-from bench.common import IMG_DIR, ROOT, Row, bench_stack, print_table, progress, wait_for
+from bench.common import IMG_DIR, ROOT, Row, bench_stack, print_table, progress, start_web, wait_for
 
 WEB_PORT = 27800
 
@@ -88,17 +88,10 @@ def main(argv: list[str] | None = None) -> None:
         Product.objects.bulk_create(
             [Product(product_id=p, product_name=p, stock=10**9, unit_price=100) for p in products]
         )
-        env = dict(os.environ)
-        web = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{WEB_PORT}"],
-            cwd=ROOT,
-            env=env,
-            stderr=subprocess.DEVNULL,
-        )
-        consumer = subprocess.Popen([sys.executable, "manage.py", "runconsumer"], cwd=ROOT, env=env)
+        web = start_web(WEB_PORT)
+        consumer = subprocess.Popen([sys.executable, "manage.py", "runconsumer"], cwd=ROOT, env=dict(os.environ))
         results = {}
         try:
-            wait_for(lambda: _answers(), timeout=60, interval=0.2, what="the web server")
             place_orders(20, 3, products)  # warm up: connections, the producer, the group
             for rate in rates:
                 with connections["default"].cursor() as c:
@@ -122,15 +115,6 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(Row(f"latency p99 @ {rate:g} orders/s", p99, "ms", target=target))
         print_table(f"Order commit → stock change (python -m bench.latency --rates {args.rates})", rows)
         draw(results)
-
-
-def _answers() -> bool:
-    try:
-        connection = http.client.HTTPConnection("127.0.0.1", WEB_PORT, timeout=2)
-        connection.request("GET", "/catalog-service/catalogs")
-        return connection.getresponse().status == 200
-    except OSError:
-        return False
 
 
 def draw(results: dict) -> None:

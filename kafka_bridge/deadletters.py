@@ -11,9 +11,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from kafka_bridge.config import client_config, dead_letter_topic, producer_config
+from kafka_bridge.producer import deliver
 
 logger = logging.getLogger(__name__)
 
@@ -81,26 +82,27 @@ class DeadLetterPublisher:
         to_send = list(letters)
         backoff = 0.5
         while to_send:
-            outcome: dict[int, KafkaError | None] = {}
-            for index, letter in enumerate(to_send):
-                self._producer.produce(
-                    dead_letter_topic(letter.source.topic),
-                    key=letter.source.key,
-                    value=letter.source.value,
-                    headers=dead_letter_headers(letter),
-                    on_delivery=lambda err, _msg, index=index, outcome=outcome: outcome.__setitem__(index, err),
-                )
-            # Each message ends delivered or failed within message.timeout.ms.
-            while len(outcome) < len(to_send):
-                self._producer.flush(1)
-                if should_stop() and len(outcome) < len(to_send):
-                    return False
-            failed = [to_send[i] for i, err in outcome.items() if err is not None]
+            errors = deliver(
+                self._producer,
+                [
+                    (
+                        dead_letter_topic(letter.source.topic),
+                        letter.source.key,
+                        letter.source.value,
+                        dead_letter_headers(letter),
+                    )
+                    for letter in to_send
+                ],
+                should_stop=should_stop,
+            )
+            if errors is None:
+                return False
+            failed = [letter for letter, err in zip(to_send, errors, strict=True) if err is not None]
             if failed:
                 logger.warning(
                     "%d dead letter(s) not accepted by the broker (%s); retrying in %.1fs",
                     len(failed),
-                    next(err for err in outcome.values() if err is not None),
+                    next(err for err in errors if err is not None),
                     backoff,
                 )
                 if should_stop():
@@ -194,19 +196,18 @@ def dead_letters_replay(letters: list[StoredDeadLetter]) -> int:
     Safe to repeat: consumers apply by id, so an event already applied is skipped; one
     still bad comes back to the dead-letter topic with its reason.
     """
+    unknown = [letter.id for letter in letters if not letter.original_topic]
+    if unknown:
+        raise ValueError(f"dead letter(s) {', '.join(unknown)} have no dlt.original.topic header; cannot replay them")
     producer = Producer(producer_config(**{"linger.ms": 0}))
-    failures: list[str] = []
-    for letter in letters:
-        if not letter.original_topic:
-            raise ValueError(f"dead letter {letter.id} has no dlt.original.topic header; cannot replay it")
-        producer.produce(
-            letter.original_topic,
-            key=letter.key,
-            value=letter.value,
-            headers=[("dlt.replayed-from", f"{letter.id}".encode())],
-            on_delivery=lambda err, _msg, letter=letter: err and failures.append(f"{letter.id}: {err}"),
-        )
-    undelivered = producer.flush(30)
-    if failures or undelivered:
-        raise RuntimeError(f"replay not acknowledged by the broker: {', '.join(failures) or f'{undelivered} pending'}")
+    errors = deliver(
+        producer,
+        [
+            (letter.original_topic, letter.key, letter.value, [("dlt.replayed-from", letter.id.encode())])
+            for letter in letters
+        ],
+    )
+    failures = [f"{letter.id}: {err}" for letter, err in zip(letters, errors, strict=True) if err is not None]
+    if failures:
+        raise RuntimeError(f"replay not acknowledged by the broker: {', '.join(failures)}")
     return len(letters)

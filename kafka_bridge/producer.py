@@ -123,3 +123,36 @@ def shutdown_publisher(timeout: float = 10) -> None:
         if _publisher is not None and _publisher_pid == os.getpid():
             _publisher.close(timeout)
         _publisher = None
+
+
+Outgoing = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]] | None]  # topic, key, value, headers
+
+
+def deliver(
+    producer: Producer, messages: list[Outgoing], *, should_stop: Callable[[], bool] = lambda: False
+) -> list[KafkaError | None] | None:
+    """Produce each message and wait for every delivery report.
+
+    Returns each message's error (None: delivered), in order. Every report comes back
+    within the producer's ``message.timeout.ms``; returns None only if ``should_stop()``
+    turns true before they all have.
+    """
+    outcome: dict[int, KafkaError | None] = {}
+    for index, (topic, key, value, headers) in enumerate(messages):
+        while True:
+            try:
+                producer.produce(
+                    topic,
+                    key=key,
+                    value=value,
+                    headers=headers,
+                    on_delivery=lambda err, _msg, index=index: outcome.__setitem__(index, err),
+                )
+                break
+            except BufferError:
+                producer.poll(0.1)  # the local queue is full: let acknowledgements drain it
+    while len(outcome) < len(messages):
+        producer.flush(1)
+        if len(outcome) < len(messages) and should_stop():
+            return None
+    return [outcome[index] for index in range(len(messages))]

@@ -27,7 +27,7 @@ from django.utils import timezone
 from kafka_bridge.config import producer_config
 from kafka_bridge.events import OrderEvent
 from kafka_bridge.faults import crash_point
-from kafka_bridge.producer import get_publisher
+from kafka_bridge.producer import deliver, get_publisher
 from orders.models import Order, OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -127,24 +127,10 @@ def outbox_relay_pending(
     )
     if not rows:
         return 0, 0
-    outcome: dict[int, KafkaError | None] = {}
-    for pk, topic, key, payload in rows:
-        while True:
-            try:
-                producer.produce(
-                    topic,
-                    key=key.encode(),
-                    value=bytes(payload),
-                    on_delivery=lambda err, _msg, pk=pk: outcome.__setitem__(pk, err),
-                )
-                break
-            except BufferError:
-                producer.poll(0.1)
-    while len(outcome) < len(rows):
-        producer.flush(1)
+    errors = deliver(producer, [(topic, key.encode(), bytes(payload), None) for _, topic, key, payload in rows])
     crash_point("relay.after_send")  # on the topic, not yet marked sent: a duplicate is born
-    delivered = [pk for pk, err in outcome.items() if err is None]
-    failed = {pk: str(err)[:1000] for pk, err in outcome.items() if err is not None}
+    delivered = [row[0] for row, err in zip(rows, errors, strict=True) if err is None]
+    failed = {row[0]: str(err)[:1000] for row, err in zip(rows, errors, strict=True) if err is not None}
     OutboxEvent.objects.using(using).filter(pk__in=delivered, sent_at__isnull=True).update(sent_at=timezone.now())
     if failed:
         OutboxEvent.objects.using(using).filter(pk__in=failed).update(attempts=F("attempts") + 1)

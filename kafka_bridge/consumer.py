@@ -72,29 +72,15 @@ class BatchHandler(Protocol[T]):
 @dataclass
 class LoopStats:
     batches: int = 0
-    events: int = 0
     applied: int = 0
     skipped: int = 0
     dead_lettered: int = 0
-    # time.monotonic() when the first batch arrived and when the last was committed
-    first_batch_at: float | None = None
-    last_commit_at: float | None = None
 
-    def add(self, result: BatchResult, events: int, dead_lettered: int, started_at: float) -> None:
+    def add(self, result: BatchResult, dead_lettered: int) -> None:
         self.batches += 1
-        self.events += events
         self.applied += result.applied
         self.skipped += result.skipped
         self.dead_lettered += dead_lettered
-        self.first_batch_at = self.first_batch_at or started_at
-        self.last_commit_at = time.monotonic()
-
-    @property
-    def events_per_second(self) -> float:
-        """Events taken care of per second, from the first batch's arrival to the last commit."""
-        if not self.first_batch_at or not self.last_commit_at or self.last_commit_at <= self.first_batch_at:
-            return 0.0
-        return self.events / (self.last_commit_at - self.first_batch_at)
 
 
 class _StopRequested(Exception):
@@ -218,7 +204,6 @@ class BatchConsumer(Generic[T]):
         return good
 
     def _process(self, consumer: Consumer, dead_letters: DeadLetterPublisher, messages: list[Message]) -> None:
-        started_at = time.monotonic()
         records: list[Record[T]] = []
         letters: list[DeadLetter] = []
         for message in messages:
@@ -237,7 +222,7 @@ class BatchConsumer(Generic[T]):
             raise _StopRequested
         self._commit(consumer, messages)
         crash_point("consumer.after_offset_commit")
-        self.stats.add(result, len(messages), len(letters), started_at)
+        self.stats.add(result, len(letters))
 
     def _apply(self, records: list[Record[T]]) -> BatchResult:
         backoff = 0.5

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from testsupport.services import ROOT, KafkaBroker, KafkaCluster, Postgres
+from testsupport.services import ROOT, KafkaBroker, KafkaCluster, Postgres, web_answers
 
 IMG_DIR = ROOT / "docs" / "img"
 
@@ -159,16 +159,5 @@ def start_web(port: int) -> subprocess.Popen:
         env=dict(os.environ),
         stderr=subprocess.DEVNULL,
     )
-    wait_for(lambda: _answers(port), timeout=60, interval=0.2, what="the web server")
+    wait_for(lambda: web_answers(port), timeout=60, interval=0.2, what="the web server")
     return web
-
-
-def _answers(port: int) -> bool:
-    import http.client
-
-    try:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        connection.request("GET", "/catalog-service/catalogs")
-        return connection.getresponse().status == 200
-    except OSError:
-        return False

@@ -279,28 +279,27 @@ def main(argv: list[str] | None = None) -> int:
             w.join(15)
         log(f"load stopped: {dict(load.outcomes)}")
 
+        def current() -> dict:
+            return check(
+                orders_url=stack.env["ORDERS_DATABASE_URL"],
+                catalog_url=stack.env["CATALOG_DATABASE_URL"],
+                initial=products,
+            )
+
         # Drain: everything up, then wait until every order is in the ledger.
         drain_start = time.monotonic()
         stack.supervise()
         for name in ("web", "relay", *stack.consumer_names):
             if stack.procs[name].poll() is not None:
                 stack.start(name)
-        result = check(
-            orders_url=stack.env["ORDERS_DATABASE_URL"], catalog_url=stack.env["CATALOG_DATABASE_URL"], initial=products
-        )
+        result = current()
         while (result["lost"] or result["outbox_unsent"]) and time.monotonic() - drain_start < args.drain_timeout:
             time.sleep(1)
             restarts += stack.supervise()
-            result = check(
-                orders_url=stack.env["ORDERS_DATABASE_URL"],
-                catalog_url=stack.env["CATALOG_DATABASE_URL"],
-                initial=products,
-            )
+            result = current()
         drain_seconds = time.monotonic() - drain_start
         time.sleep(3)  # anything still in flight would show up as doubled now
-        result = check(
-            orders_url=stack.env["ORDERS_DATABASE_URL"], catalog_url=stack.env["CATALOG_DATABASE_URL"], initial=products
-        )
+        result = current()
         reconcile = subprocess.run(
             [sys.executable, "manage.py", "reconcile", "--older-than", "0"],
             cwd=ROOT,

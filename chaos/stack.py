@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from testsupport.services import ROOT, KafkaBroker, KafkaCluster, Postgres, run
+from testsupport.services import ROOT, KafkaBroker, KafkaCluster, Postgres, run, web_answers
 
 TOPIC = "chaos-orders"
 GROUP = "catalog-service"
@@ -180,13 +180,9 @@ class Stack:
         return restarted
 
     def wait_web(self, timeout: float = 60) -> None:
-        import urllib.request
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.ports.web}/catalog-service/catalogs", timeout=2)
+            if web_answers(self.ports.web):
                 return
-            except OSError:
-                time.sleep(0.2)
+            time.sleep(0.2)
         raise RuntimeError(f"web server not answering; see {self.home / 'web.log'}")

@@ -24,6 +24,18 @@ def run(cmd: list, *, env: dict | None = None, timeout: float = 180) -> str:
     return result.stdout
 
 
+def web_answers(port: int) -> bool:
+    """True once the web server on 127.0.0.1:``port`` serves the catalog list."""
+    import http.client
+
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        connection.request("GET", "/catalog-service/catalogs")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+
+
 @dataclass
 class Postgres:
     """A throwaway cluster with the databases ``orders`` and ``catalog``."""

@@ -12,14 +12,26 @@ from kafka_bridge.topics import topics_ensure
 
 
 @pytest.fixture
-def topic():
-    """A fresh order-events topic (and its dead-letter topic) for one test, set in settings."""
-    name = f"test-orders-{uuid.uuid4().hex[:12]}"
-    topics_ensure(names=[name, dead_letter_topic(name)], partitions=3)
-    with override_settings(ORDER_EVENTS_TOPIC=name):
-        yield name
+def topics():
+    """Fresh topics for one test — order events, results, products, each with its
+    dead-letter topic — set in settings. Returns {setting name: topic}."""
+    suffix = uuid.uuid4().hex[:12]
+    names = {
+        "ORDER_EVENTS_TOPIC": f"test-orders-{suffix}",
+        "ORDER_RESULTS_TOPIC": f"test-results-{suffix}",
+        "PRODUCTS_TOPIC": f"test-products-{suffix}",
+    }
+    topics_ensure(names=[n for name in names.values() for n in (name, dead_letter_topic(name))], partitions=3)
+    with override_settings(**names):
+        yield names
     # The test's publisher must not outlive its settings (or its database).
     shutdown_publisher()
+
+
+@pytest.fixture
+def topic(topics):
+    """The test's order-events topic (see ``topics``)."""
+    return topics["ORDER_EVENTS_TOPIC"]
 
 
 @pytest.fixture
@@ -29,3 +41,19 @@ def products():
 
     catalog_load_demo_products()
     return {p.product_id: p for p in Product.objects.all()}
+
+
+@pytest.fixture
+def replica(products):
+    """The order service's replica of the demo products, as the products topic would fill it."""
+    from catalog.services import product_snapshot
+    from kafka_bridge.consumer import Record
+    from orders.services import replica_apply_snapshots
+
+    replica_apply_snapshots(
+        records=[
+            Record("products", 0, i, None, None, None, event=product_snapshot(p))
+            for i, p in enumerate(products.values())
+        ]
+    )
+    return products

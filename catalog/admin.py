@@ -1,11 +1,13 @@
 from django.contrib import admin
 
-from catalog.models import Product, StockMovement
+from catalog.models import OutboxEvent, Product, StockMovement
+from orders.admin import OutboxEventAdminBase
 
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ["product_id", "product_name", "stock", "unit_price", "created_at"]
+    list_display = ["product_id", "product_name", "stock", "unit_price", "active", "created_at"]
+    list_filter = ["active"]
     search_fields = ["product_id", "product_name"]
     # Stock belongs to the sync: it changes through order events only.
     readonly_fields = ["stock", "created_at"]
@@ -13,9 +15,21 @@ class ProductAdmin(admin.ModelAdmin):
 
 @admin.register(StockMovement)
 class StockMovementAdmin(admin.ModelAdmin):
-    list_display = ["order_id", "product_id", "delta", "stock_after", "topic", "partition", "offset", "applied_at"]
+    list_display = [
+        "order_id",
+        "kind",
+        "outcome",
+        "reason",
+        "product_id",
+        "delta",
+        "stock_after",
+        "topic",
+        "partition",
+        "offset",
+        "applied_at",
+    ]
     search_fields = ["order_id", "product_id"]
-    list_filter = ["product_id"]
+    list_filter = ["kind", "outcome", "reason"]
 
     def has_add_permission(self, request):
         return False
@@ -25,3 +39,6 @@ class StockMovementAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+admin.site.register(OutboxEvent, OutboxEventAdminBase)

@@ -1,31 +1,49 @@
 from django.db import models
 
+from kafka_bridge.models import OutboxEventBase
+
 
 class Product(models.Model):
     product_id = models.CharField("productId", max_length=64, unique=True)
     product_name = models.CharField("productName", max_length=200)
-    # Signed and 64-bit: the tutorial lets stock go below zero, and it must not overflow.
+    # Never below zero: an order that would overdraw it is rejected (catalog.reservations).
     stock = models.BigIntegerField()
     unit_price = models.BigIntegerField("unitPrice")
+    active = models.BooleanField(default=True, help_text="inactive products are not for sale")
     created_at = models.DateTimeField("createdAt", auto_now_add=True)
+    updated_at = models.DateTimeField("updatedAt", auto_now=True)
 
     class Meta:
         ordering = ["product_id"]
+        constraints = [models.CheckConstraint(condition=models.Q(stock__gte=0), name="product_stock_not_negative")]
 
     def __str__(self) -> str:
         return f"{self.product_id} {self.product_name}"
 
 
 class StockMovement(models.Model):
-    """The ledger: one row per order applied to stock, and proof that it was applied.
+    """The ledger: one row per order event the catalog decided, and proof that it did.
 
-    ``order_id`` is unique, so an order event delivered twice changes stock once.
+    An order has at most one ``order`` row (applied: stock taken, or rejected: why) and
+    one ``cancel`` row (stock given back, or nothing to give back), so an event
+    delivered twice changes stock once.
     """
 
-    order_id = models.CharField("orderId", max_length=64, unique=True)
+    class Kind(models.TextChoices):
+        ORDER = "order", "order"
+        CANCEL = "cancel", "cancellation"
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", "applied"
+        REJECTED = "rejected", "rejected"
+
+    order_id = models.CharField("orderId", max_length=64)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.ORDER)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.APPLIED)
+    reason = models.CharField(max_length=64, blank=True, default="")
     product_id = models.CharField("productId", max_length=64, db_index=True)
     delta = models.BigIntegerField()
-    stock_after = models.BigIntegerField()
+    stock_after = models.BigIntegerField(null=True, blank=True)  # null: the product is unknown
     topic = models.CharField(max_length=249)
     partition = models.IntegerField()
     offset = models.BigIntegerField()
@@ -33,6 +51,16 @@ class StockMovement(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["order_id", "kind"], name="stockmovement_one_per_order_kind")]
 
     def __str__(self) -> str:
-        return f"{self.order_id}: {self.product_id} {self.delta:+d} → {self.stock_after}"
+        return f"{self.order_id} {self.kind} {self.outcome}: {self.product_id} {self.delta:+d} → {self.stock_after}"
+
+
+class OutboxEvent(OutboxEventBase):
+    """The catalog's outbox: order results and product snapshots."""
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["id"], condition=models.Q(sent_at__isnull=True), name="catalog_outbox_unsent_idx"),
+        ]

@@ -4,89 +4,139 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import connections, transaction
+from django.utils import timezone
 
-from catalog.models import Product, StockMovement
-from catalog.stock_sql import stock_apply_order_events_sql
+from catalog.models import OutboxEvent, Product, StockMovement
+from catalog.reservations import APPLIED, Decided, Decisions, ProductState, reserve_or_reject
+from catalog.stock_sql import stock_write_decisions_sql
 from config.routers import CATALOG_DB
-from kafka_bridge.consumer import BatchResult, Record, Rejection
-from kafka_bridge.events import OrderEvent
+from kafka_bridge.consumer import BatchResult, Record
+from kafka_bridge.events import OrderEvent, ProductSnapshot
 from kafka_bridge.faults import crash_point
+from kafka_bridge.outbox import outbox_publish_on_commit
 
 logger = logging.getLogger(__name__)
 
 DEMO_PRODUCTS = [
     # productId, productName, stock, unitPrice: the Spring Cloud course's catalog.
-    ("CATALOG-001", "Berlin", 100, 1500),
+    # CATALOG-001 costs 1000 here (1500 in the course) so that the tutorial's order,
+    # {"productId":"CATALOG-001","qty":10,"unitPrice":1000}, is one at the right price.
+    ("CATALOG-001", "Berlin", 100, 1000),
     ("CATALOG-002", "Tokyo", 110, 1000),
     ("CATALOG-003", "Stockholm", 120, 2000),
 ]
 
 
 def stock_apply_order_events(*, records: list[Record[OrderEvent]]) -> BatchResult:
-    """Lower stock for each order event in one catalog transaction, exactly once per order.
+    """Decide a batch of order events in one catalog transaction, exactly once per order.
 
-    Each applied order gets a ledger row (``StockMovement``) in the same transaction as
-    its stock change. An orderId already in the ledger — or earlier in this batch — is
-    skipped, so a redelivered batch changes nothing. An event for a product the catalog
-    does not have is rejected (to be dead-lettered) and changes nothing.
+    Locks the batch's products (in productId order, so consumers sharing products queue
+    instead of deadlocking), reads what the ledger already decided for the batch's
+    orders, and lets ``catalog.reservations`` decide each event: reserve, reject (stock
+    never below zero) or give back. Each decision is a ledger row (``StockMovement``)
+    and an ``OrderResult`` in the catalog's outbox, in the same transaction as the stock
+    change; the results are published after commit. Redelivered events are skipped.
 
-    On PostgreSQL the batch goes through set-based SQL (``catalog.stock_sql``: the
+    On PostgreSQL the rows are written by set-based SQL (``catalog.stock_sql``: the
     consumer's hot path); elsewhere through the ORM, with the same effect.
     """
     with transaction.atomic(using=CATALOG_DB):
+        db = Product.objects.using(CATALOG_DB)
+        products = {
+            pid: ProductState(stock, active)
+            for pid, stock, active in db.select_for_update()
+            .filter(product_id__in={r.event.product_id for r in records})
+            .order_by("product_id")
+            .values_list("product_id", "stock", "active")
+        }
+        decided = {
+            (order_id, kind): Decided(product_id, delta)
+            for order_id, kind, product_id, delta in StockMovement.objects.using(CATALOG_DB)
+            .filter(order_id__in={r.event.order_id for r in records})
+            .values_list("order_id", "kind", "product_id", "delta")
+        }
+        decisions = reserve_or_reject(records=records, products=products, decided=decided)
         if connections[CATALOG_DB].vendor == "postgresql":
-            result = stock_apply_order_events_sql(records=records, using=CATALOG_DB)
+            results = stock_write_decisions_sql(decisions=decisions, using=CATALOG_DB)
         else:
-            result = stock_apply_order_events_orm(records=records)
+            results = stock_write_decisions_orm(decisions=decisions, using=CATALOG_DB)
+        outbox_publish_on_commit(events=results, using=CATALOG_DB, crash_point_name="catalog.after_commit")
         crash_point("consumer.before_db_commit")
-    return result
-
-
-def stock_apply_order_events_orm(*, records: list[Record[OrderEvent]]) -> BatchResult:
-    """The ORM version of ``stock_apply_order_events``; call it inside a catalog transaction."""
-    result = BatchResult()
-    order_ids = {r.event.order_id for r in records}
-    seen = set(
-        StockMovement.objects.using(CATALOG_DB).filter(order_id__in=order_ids).values_list("order_id", flat=True)
+    applied = sum(1 for m in decisions.movements if m.outcome == APPLIED)
+    return BatchResult(
+        applied=applied,
+        refused=len(decisions.movements) - applied,
+        skipped=decisions.skipped,
+        rejected=decisions.rejected,
     )
-    # Locked in a fixed order, so that two consumers sharing products cannot deadlock.
-    products = {
-        p.product_id: p
-        for p in Product.objects.using(CATALOG_DB)
-        .select_for_update()
-        .filter(product_id__in={r.event.product_id for r in records})
-        .order_by("product_id")
-    }
-    movements: list[StockMovement] = []
-    changed: dict[str, Product] = {}
-    for record in records:
-        event = record.event
-        if event.order_id in seen:
-            result.skipped += 1
-            continue
-        product = products.get(event.product_id)
-        if product is None:
-            result.rejected.append(Rejection(record, f"unknown productId {event.product_id!r}", "UnknownProduct"))
-            continue
-        seen.add(event.order_id)
-        product.stock -= event.qty
-        changed[product.product_id] = product
-        movements.append(
+
+
+def stock_write_decisions_orm(*, decisions: Decisions, using: str) -> list[OutboxEvent]:
+    """Write ledger rows, stock and results through the ORM; return the outbox rows."""
+    StockMovement.objects.using(using).bulk_create(
+        [
             StockMovement(
-                order_id=event.order_id,
-                product_id=product.product_id,
-                delta=-event.qty,
-                stock_after=product.stock,
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
+                order_id=m.record.event.order_id,
+                kind=m.kind,
+                outcome=m.outcome,
+                reason=m.reason,
+                product_id=m.record.event.product_id,
+                delta=m.delta,
+                stock_after=m.stock_after,
+                topic=m.record.topic,
+                partition=m.record.partition,
+                offset=m.record.offset,
             )
-        )
-    StockMovement.objects.using(CATALOG_DB).bulk_create(movements)
-    Product.objects.using(CATALOG_DB).bulk_update(list(changed.values()), ["stock"])
-    result.applied = len(movements)
-    return result
+            for m in decisions.movements
+        ]
+    )
+    for product_id, stock in decisions.stock.items():
+        Product.objects.using(using).filter(product_id=product_id).update(stock=stock)
+    topic = settings.ORDER_RESULTS_TOPIC
+    return OutboxEvent.objects.using(using).bulk_create(
+        [
+            OutboxEvent(
+                topic=topic, key=m.record.event.order_id, subject_id=m.record.event.order_id, payload=m.result.to_json()
+            )
+            for m in decisions.movements
+        ]
+    )
+
+
+def product_snapshot(product: Product, *, deleted: bool = False) -> ProductSnapshot:
+    changed = timezone.now() if deleted else product.updated_at
+    return ProductSnapshot(
+        product_id=product.product_id,
+        product_name=product.product_name,
+        unit_price=product.unit_price,
+        active=product.active and not deleted,
+        version=int(changed.timestamp() * 1_000_000),
+    )
+
+
+def product_send_snapshot(*, product: Product, using: str, deleted: bool = False) -> OutboxEvent:
+    """Record the product's snapshot in the catalog's outbox, inside the caller's
+    transaction, and publish it once that commits."""
+    event = OutboxEvent.objects.using(using).create(
+        topic=settings.PRODUCTS_TOPIC,
+        key=product.product_id,
+        subject_id=product.product_id,
+        payload=product_snapshot(product, deleted=deleted).to_json(),
+    )
+    outbox_publish_on_commit(events=[event], using=using, crash_point_name="catalog.after_commit")
+    return event
+
+
+def catalog_publish_products() -> int:
+    """Send every product's snapshot again (e.g. to fill a new order-service replica); return how many."""
+    count = 0
+    with transaction.atomic(using=CATALOG_DB):
+        for product in Product.objects.using(CATALOG_DB).iterator():
+            product_send_snapshot(product=product, using=CATALOG_DB)
+            count += 1
+    return count
 
 
 def catalog_load_demo_products() -> list[str]:

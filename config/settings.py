@@ -132,6 +132,13 @@ ORDER_EVENTS_TOPIC = os.environ.get("ORDER_EVENTS_TOPIC", "example-catalog-topic
 # Messages the consumer cannot apply go to "<topic><suffix>" with the reason in headers.
 DEAD_LETTER_SUFFIX = os.environ.get("DEAD_LETTER_SUFFIX", ".DLT")
 CATALOG_CONSUMER_GROUP = os.environ.get("CATALOG_CONSUMER_GROUP", "catalog-service")
+# The other direction: the catalog's answer to each order event (keyed by orderId) and
+# its products (compacted, keyed by productId), consumed by the order service.
+ORDER_RESULTS_TOPIC = os.environ.get("ORDER_RESULTS_TOPIC", "catalog-order-results")
+PRODUCTS_TOPIC = os.environ.get("PRODUCTS_TOPIC", "catalog-products")
+ORDERS_CONSUMER_GROUP = os.environ.get("ORDERS_CONSUMER_GROUP", "order-service")
+# GET /api/orders/<orderId>/?wait=N waits at most this long for a final status.
+ORDER_WAIT_MAX_SECONDS = float(os.environ.get("ORDER_WAIT_MAX_SECONDS", "30"))
 # Used only by `manage.py createtopics`: the project creates topics only when told to.
 # A 3-broker cluster (make cluster): 6 partitions, 3 replicas, 2 in sync for a write.
 ORDER_EVENTS_PARTITIONS = int(os.environ.get("ORDER_EVENTS_PARTITIONS", "3"))

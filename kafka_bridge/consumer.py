@@ -1,7 +1,7 @@
 """The consume loop shared by every consumer command.
 
-One loop, one job: fetch a batch, decode each message, hand the good ones to the
-handler (which applies them in one database transaction), dead-letter the bad ones,
+One loop, one job: fetch a batch, decode each message, hand the good ones to their
+topic's handler (which applies them in one database transaction), dead-letter the bad ones,
 and only then commit the batch's offsets. Hence:
 
 * a crash anywhere before the offset commit redelivers the batch, and the handler's
@@ -54,8 +54,16 @@ class Rejection:
 @dataclass
 class BatchResult:
     applied: int = 0
-    skipped: int = 0  # already in the ledger: redelivered or duplicated upstream
-    rejected: list[Rejection] = field(default_factory=list)
+    refused: int = 0  # decided, as a business outcome, not to apply (e.g. out of stock)
+    skipped: int = 0  # already decided: redelivered or duplicated upstream
+    rejected: list[Rejection] = field(default_factory=list)  # to dead-letter
+
+    def __iadd__(self, other: BatchResult) -> BatchResult:
+        self.applied += other.applied
+        self.refused += other.refused
+        self.skipped += other.skipped
+        self.rejected += other.rejected
+        return self
 
 
 class BatchHandler(Protocol[T]):
@@ -73,12 +81,14 @@ class BatchHandler(Protocol[T]):
 class LoopStats:
     batches: int = 0
     applied: int = 0
+    refused: int = 0
     skipped: int = 0
     dead_lettered: int = 0
 
     def add(self, result: BatchResult, dead_lettered: int) -> None:
         self.batches += 1
         self.applied += result.applied
+        self.refused += result.refused
         self.skipped += result.skipped
         self.dead_lettered += dead_lettered
 
@@ -87,7 +97,7 @@ class _StopRequested(Exception):
     pass
 
 
-class BatchConsumer(Generic[T]):
+class BatchConsumer:
     """Runs one member of a consumer group until ``stop()`` or, optionally, idleness."""
 
     SUMMARY_EVERY_SECONDS = 5.0
@@ -96,18 +106,17 @@ class BatchConsumer(Generic[T]):
     def __init__(
         self,
         *,
-        topics: list[str],
+        handlers: dict[str, BatchHandler],
         group_id: str,
-        handler: BatchHandler[T],
         offset_reset: str = "earliest",
         batch_size: int = 500,
         batch_wait: float = 0.0,
         exit_when_idle: float | None = None,
         config_overrides: dict | None = None,
     ) -> None:
-        self.topics = topics
+        self.handlers = handlers  # one per topic
+        self.topics = list(handlers)
         self.group_id = group_id
-        self.handler = handler
         self.batch_size = batch_size
         self.batch_wait = batch_wait
         self.exit_when_idle = exit_when_idle
@@ -156,8 +165,9 @@ class BatchConsumer(Generic[T]):
             self._commit_now(consumer, list(self._positions))
             consumer.close()
             logger.info(
-                "consumer closed: %d applied, %d duplicate(s) skipped, %d dead-lettered",
+                "consumer closed: %d applied, %d refused, %d duplicate(s) skipped, %d dead-lettered",
                 self.stats.applied,
+                self.stats.refused,
                 self.stats.skipped,
                 self.stats.dead_lettered,
             )
@@ -204,16 +214,18 @@ class BatchConsumer(Generic[T]):
         return good
 
     def _process(self, consumer: Consumer, dead_letters: DeadLetterPublisher, messages: list[Message]) -> None:
-        records: list[Record[T]] = []
+        by_topic: dict[str, list[Record]] = {}
         letters: list[DeadLetter] = []
         for message in messages:
             try:
-                event = self.handler.decode(message.value())
+                event = self.handlers[message.topic()].decode(message.value())
             except InvalidEvent as exc:
                 letters.append(DeadLetter(SourceMessage.of(message), str(exc), type(exc).__name__))
                 continue
-            records.append(Record.of(message, event=event))
-        result = self._apply(records) if records else BatchResult()
+            by_topic.setdefault(message.topic(), []).append(Record.of(message, event=event))
+        result = BatchResult()
+        for topic, records in by_topic.items():
+            result += self._apply(self.handlers[topic], records)
         crash_point("consumer.after_db_commit")
         letters += [r.dead_letter() for r in result.rejected]
         for letter in letters:
@@ -224,12 +236,12 @@ class BatchConsumer(Generic[T]):
         crash_point("consumer.after_offset_commit")
         self.stats.add(result, len(letters))
 
-    def _apply(self, records: list[Record[T]]) -> BatchResult:
+    def _apply(self, handler: BatchHandler, records: list[Record]) -> BatchResult:
         backoff = 0.5
         while True:
             try:
-                return self.handler.apply(records)
-            except self.handler.transient_errors as exc:
+                return handler.apply(records)
+            except handler.transient_errors as exc:
                 logger.warning(
                     "waiting for the database (%s: %s); retrying %d record(s) from %s in %.1fs",
                     type(exc).__name__,
@@ -250,10 +262,7 @@ class BatchConsumer(Generic[T]):
                 logger.warning("batch of %d failed (%s); applying its records one by one", len(records), exc)
                 total = BatchResult()
                 for record in records:
-                    single = self._apply([record])
-                    total.applied += single.applied
-                    total.skipped += single.skipped
-                    total.rejected += single.rejected
+                    total += self._apply(handler, [record])
                 return total
 
     def _sleep(self, seconds: float) -> None:
@@ -312,11 +321,13 @@ class BatchConsumer(Generic[T]):
 
     def _log_summary(self, since: LoopStats) -> None:
         logger.info(
-            "applied %d event(s), skipped %d duplicate(s), dead-lettered %d (totals: %d / %d / %d)",
+            "applied %d event(s), refused %d, skipped %d duplicate(s), dead-lettered %d (totals: %d / %d / %d / %d)",
             self.stats.applied - since.applied,
+            self.stats.refused - since.refused,
             self.stats.skipped - since.skipped,
             self.stats.dead_lettered - since.dead_lettered,
             self.stats.applied,
+            self.stats.refused,
             self.stats.skipped,
             self.stats.dead_lettered,
         )

@@ -1,12 +1,22 @@
-"""The wire format of an order event: one place, no Django.
+"""The wire formats: one place, no Django.
 
-The JSON is exactly the tutorial's line, field names and order included::
+Three kinds of message cross Kafka:
 
-    {"productId":"CATALOG-001","qty":10,"unitPrice":1000,"totalPrice":10000,"orderId":"…","userId":"…"}
+* ``OrderEvent`` (order service → catalog, the tutorial's topic). A placed order is
+  exactly the tutorial's line, field names and order included::
 
-``OrderEvent.from_json`` is the only way a consumer reads one, and it rejects anything
-it could not apply with an ``InvalidEvent`` that says why, so a bad message is
-dead-lettered with a reason instead of crashing or stalling the consumer.
+      {"productId":"CATALOG-001","qty":10,"unitPrice":1000,"totalPrice":10000,"orderId":"…","userId":"…"}
+
+  A cancellation is the same fields after ``"eventType":"OrderCancelled"``; a message
+  without ``eventType`` is a placed order, as in the tutorial.
+* ``OrderResult`` (catalog → order service, keyed by orderId): what the catalog did
+  with an order event — ``{"orderId":"…","status":"CONFIRMED","reason":"","productId":"…","stockDelta":-10}``.
+* ``ProductSnapshot`` (catalog → order service, compacted, keyed by productId): a
+  product as the order service needs to know it.
+
+Each ``from_json`` is the only way a consumer reads one, and rejects anything it could
+not apply with an ``InvalidEvent`` that says why, so a bad message is dead-lettered
+with a reason instead of crashing or stalling the consumer.
 """
 
 from __future__ import annotations
@@ -21,6 +31,18 @@ MAX_ID_LENGTH = 64
 MAX_QTY = 2**31 - 1
 MAX_MONEY = 2**63 - 1
 
+ORDER_PLACED = "OrderPlaced"
+ORDER_CANCELLED = "OrderCancelled"
+EVENT_TYPES = (ORDER_PLACED, ORDER_CANCELLED)
+
+# What the catalog did with an order event (OrderResult.status), and why (reason).
+CONFIRMED, REJECTED, CANCELLED = "CONFIRMED", "REJECTED", "CANCELLED"
+RESULT_STATUSES = (CONFIRMED, REJECTED, CANCELLED)
+INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
+UNKNOWN_PRODUCT = "UNKNOWN_PRODUCT"
+PRODUCT_INACTIVE = "PRODUCT_INACTIVE"
+CANCELLED_FIRST = "CANCELLED_FIRST"  # the cancellation reached the catalog before the order
+
 
 class InvalidEvent(ValueError):
     """A message that can never be applied, whatever we retry. ``str()`` is the reason."""
@@ -34,11 +56,18 @@ class OrderEvent:
     total_price: int
     order_id: str
     user_id: str
+    event_type: str = ORDER_PLACED
+
+    @property
+    def is_cancellation(self) -> bool:
+        return self.event_type == ORDER_CANCELLED
 
     def to_json(self) -> bytes:
         """Serialise with the tutorial's field names and order, compact."""
+        kind = {} if self.event_type == ORDER_PLACED else {"eventType": self.event_type}
         return orjson.dumps(
             {
+                **kind,
                 "productId": self.product_id,
                 "qty": self.qty,
                 "unitPrice": self.unit_price,
@@ -51,14 +80,10 @@ class OrderEvent:
     @classmethod
     def from_json(cls, raw: bytes | None) -> OrderEvent:
         """Parse and validate one message value; raise ``InvalidEvent`` with the reason."""
-        if not raw:
-            raise InvalidEvent("empty message value")
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidEvent(f"not JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise InvalidEvent(f"JSON {type(data).__name__} instead of an object")
+        data = _object(raw)
+        event_type = data.get("eventType", ORDER_PLACED)
+        if event_type not in EVENT_TYPES:
+            raise InvalidEvent(f"field 'eventType' must be one of {', '.join(EVENT_TYPES)}, got {event_type!r}")
         event = cls(
             product_id=_identifier(data, "productId"),
             qty=_integer(data, "qty", minimum=1, maximum=MAX_QTY),
@@ -66,12 +91,105 @@ class OrderEvent:
             total_price=_integer(data, "totalPrice", minimum=0, maximum=MAX_MONEY),
             order_id=_identifier(data, "orderId"),
             user_id=_identifier(data, "userId"),
+            event_type=event_type,
         )
         if event.total_price != event.qty * event.unit_price:
             raise InvalidEvent(
                 f"totalPrice {event.total_price} is not qty × unitPrice ({event.qty} × {event.unit_price})"
             )
         return event
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResult:
+    """The catalog's answer to one order event."""
+
+    order_id: str
+    status: str  # CONFIRMED, REJECTED or CANCELLED
+    reason: str  # why REJECTED (or "" )
+    product_id: str
+    stock_delta: int  # units taken (negative), given back (positive) or 0
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "orderId": self.order_id,
+                "status": self.status,
+                "reason": self.reason,
+                "productId": self.product_id,
+                "stockDelta": self.stock_delta,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes | None) -> OrderResult:
+        data = _object(raw)
+        status = _field(data, "status")
+        if status not in RESULT_STATUSES:
+            raise InvalidEvent(f"field 'status' must be one of {', '.join(RESULT_STATUSES)}, got {status!r}")
+        reason = data.get("reason") or ""
+        if not isinstance(reason, str) or len(reason) > MAX_ID_LENGTH:
+            raise InvalidEvent(f"field 'reason' must be a string of at most {MAX_ID_LENGTH} characters")
+        return cls(
+            order_id=_identifier(data, "orderId"),
+            status=status,
+            reason=reason,
+            product_id=_identifier(data, "productId"),
+            stock_delta=_integer(data, "stockDelta", minimum=-MAX_QTY, maximum=MAX_QTY),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ProductSnapshot:
+    """A product as the order service validates orders against it. ``version`` grows with
+    every change (the catalog's update time in microseconds), so an older snapshot
+    arriving late never overwrites a newer one."""
+
+    product_id: str
+    product_name: str
+    unit_price: int
+    active: bool
+    version: int
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "productId": self.product_id,
+                "productName": self.product_name,
+                "unitPrice": self.unit_price,
+                "active": self.active,
+                "version": self.version,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes | None) -> ProductSnapshot:
+        data = _object(raw)
+        name = _field(data, "productName")
+        if not isinstance(name, str) or len(name) > 200:
+            raise InvalidEvent("field 'productName' must be a string of at most 200 characters")
+        active = _field(data, "active")
+        if not isinstance(active, bool):
+            raise InvalidEvent(f"field 'active' must be true or false, got {active!r}")
+        return cls(
+            product_id=_identifier(data, "productId"),
+            product_name=name,
+            unit_price=_integer(data, "unitPrice", minimum=0, maximum=MAX_MONEY),
+            active=active,
+            version=_integer(data, "version", minimum=0, maximum=MAX_MONEY),
+        )
+
+
+def _object(raw: bytes | None) -> dict[str, Any]:
+    if not raw:
+        raise InvalidEvent("empty message value")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidEvent(f"JSON {type(data).__name__} instead of an object")
+    return data
 
 
 def _field(data: dict[str, Any], name: str) -> Any:

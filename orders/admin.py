@@ -1,22 +1,65 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from orders.models import Order, OutboxEvent
+from orders.models import Order, OutboxEvent, ProductReplica
+from orders.services import OrderConflict, order_cancel
 
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["order_id", "user_id", "product_id", "qty", "unit_price", "total_price", "created_at"]
+    list_display = [
+        "order_id",
+        "user_id",
+        "product_id",
+        "qty",
+        "unit_price",
+        "total_price",
+        "status",
+        "reason",
+        "created_at",
+    ]
+    list_filter = ["status", "reason"]
     search_fields = ["order_id", "user_id", "product_id"]
     date_hierarchy = "created_at"
+    actions = ["cancel_orders"]
 
     def has_change_permission(self, request, obj=None):
         return False
 
+    @admin.action(description="Cancel selected orders (gives their stock back)")
+    def cancel_orders(self, request, queryset):
+        cancelled, refused = 0, []
+        for order in queryset:
+            try:
+                order_cancel(order=order)
+                cancelled += 1
+            except OrderConflict as exc:
+                refused.append(str(exc))
+        if cancelled:
+            self.message_user(request, f"{cancelled} order(s) cancelled.", messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, reason, messages.WARNING)
 
-@admin.register(OutboxEvent)
-class OutboxEventAdmin(admin.ModelAdmin):
+
+@admin.register(ProductReplica)
+class ProductReplicaAdmin(admin.ModelAdmin):
+    """The catalog's products as the order service last heard of them: read-only."""
+
+    list_display = ["product_id", "product_name", "unit_price", "active", "version", "replicated_at"]
+    search_fields = ["product_id", "product_name"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class OutboxEventAdminBase(admin.ModelAdmin):
     list_display = ["id", "topic", "key", "created_at", "sent_at", "attempts"]
-    list_filter = [("sent_at", admin.EmptyFieldListFilter)]
+    list_filter = [("sent_at", admin.EmptyFieldListFilter), "topic"]
     readonly_fields = ["topic", "key", "payload_text", "created_at", "sent_at", "attempts", "last_error"]
     exclude = ["payload"]
 
@@ -26,3 +69,6 @@ class OutboxEventAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+admin.site.register(OutboxEvent, OutboxEventAdminBase)

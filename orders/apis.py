@@ -1,19 +1,39 @@
 """The order service's HTTP API: validate, call a service, serialise. Nothing else."""
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kafka_bridge.events import MAX_ID_LENGTH
-from orders.selectors import order_list
+from orders.selectors import order_list, order_wait_final
 from orders.serializers import OrderCreateSerializer, OrderCreateWithUserSerializer, OrderSerializer
-from orders.services import order_create
+from orders.services import OrderConflict, OrderRefused, order_cancel, order_create
 
 
 def _create(data: dict, user_id: str) -> Response:
-    order = order_create(user_id=user_id, product_id=data["productId"], qty=data["qty"], unit_price=data["unitPrice"])
+    try:
+        order = order_create(
+            user_id=user_id, product_id=data["productId"], qty=data["qty"], unit_price=data["unitPrice"]
+        )
+    except OrderRefused as exc:
+        raise serializers.ValidationError(exc.errors) from None
     return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+WAIT = OpenApiParameter(
+    "wait",
+    OpenApiTypes.FLOAT,
+    description="wait up to this many seconds for the order to leave PENDING (CONFIRMED, REJECTED, CANCELLED)",
+)
 
 
 ORDER_EXAMPLE = OpenApiExample(
@@ -58,3 +78,32 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         body = OrderCreateWithUserSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return _create(body.validated_data, body.validated_data["userId"])
+
+    @extend_schema(parameters=[WAIT])
+    def retrieve(self, request, orderId: str):
+        order = self.get_object()
+        wait = request.query_params.get("wait")
+        if wait is not None:
+            order = order_wait_final(order=order, timeout=_wait_seconds(wait))
+        return Response(OrderSerializer(order).data)
+
+    @extend_schema(request=None, responses={200: OrderSerializer, 409: None})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, orderId: str):
+        """Cancel the order; the catalog gives its stock back. 409 if it is rejected or already cancelled."""
+        try:
+            order = order_cancel(order=self.get_object())
+        except OrderConflict as exc:
+            raise Conflict(str(exc)) from None
+        return Response(OrderSerializer(order).data)
+
+
+def _wait_seconds(raw: str) -> float:
+    limit = settings.ORDER_WAIT_MAX_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= limit:  # also refuses nan and inf
+        raise serializers.ValidationError({"wait": [f"A number of seconds from 0 to {limit:g} is required."]})
+    return seconds

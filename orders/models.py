@@ -2,39 +2,43 @@ import uuid
 
 from django.db import models
 
+from kafka_bridge.models import OutboxEventBase
+
 
 class Order(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "PENDING", "pending"  # placed; the catalog has not answered yet
+        CONFIRMED = "CONFIRMED", "confirmed"  # the catalog reserved the stock
+        REJECTED = "REJECTED", "rejected"  # the catalog refused it (see reason)
+        CANCELLED = "CANCELLED", "cancelled"  # cancelled by its user; stock given back
+
+    class Reason(models.TextChoices):
+        NONE = "", "—"
+        INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK", "insufficient stock"
+        UNKNOWN_PRODUCT = "UNKNOWN_PRODUCT", "unknown product"
+        PRODUCT_INACTIVE = "PRODUCT_INACTIVE", "product not for sale"
+        CANCELLED_FIRST = "CANCELLED_FIRST", "cancelled before the catalog saw it"
+
     order_id = models.UUIDField("orderId", unique=True, default=uuid.uuid4, editable=False)
     user_id = models.CharField("userId", max_length=64, db_index=True)
     product_id = models.CharField("productId", max_length=64)
     qty = models.IntegerField()
     unit_price = models.BigIntegerField("unitPrice")
     total_price = models.BigIntegerField("totalPrice")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    reason = models.CharField(max_length=64, choices=Reason.choices, default="", blank=True)
     created_at = models.DateTimeField("createdAt", auto_now_add=True)
+    status_changed_at = models.DateTimeField("statusChangedAt", null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.order_id} ({self.user_id}: {self.qty} × {self.product_id})"
+        return f"{self.order_id} ({self.user_id}: {self.qty} × {self.product_id}, {self.status})"
 
 
-class OutboxEvent(models.Model):
-    """An event to publish, written in the same transaction as the change it announces.
-
-    ``sent_at`` is set when the broker acknowledges it. Rows still unsent after a crash
-    or a broker outage are published by ``manage.py runrelay``.
-    """
-
-    topic = models.CharField(max_length=249)
-    key = models.CharField(max_length=64)
-    # What the event is about (the orderId), to find an order's event again.
-    subject_id = models.CharField(max_length=64, db_index=True)
-    payload = models.BinaryField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True, default="")
+class OutboxEvent(OutboxEventBase):
+    """The order service's outbox: order placed, order cancelled."""
 
     class Meta:
         indexes = [
@@ -42,6 +46,21 @@ class OutboxEvent(models.Model):
             models.Index(fields=["id"], condition=models.Q(sent_at__isnull=True), name="outbox_unsent_idx"),
         ]
 
+
+class ProductReplica(models.Model):
+    """The order service's read-only copy of the catalog's products, fed by the
+    compacted products topic (``manage.py runorderconsumer``). Orders are checked
+    against it; the catalog stays the authority on stock."""
+
+    product_id = models.CharField("productId", max_length=64, unique=True)
+    product_name = models.CharField("productName", max_length=200)
+    unit_price = models.BigIntegerField("unitPrice")
+    active = models.BooleanField(default=True)
+    version = models.BigIntegerField(help_text="the catalog's version of this product; older copies are ignored")
+    replicated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["product_id"]
+
     def __str__(self) -> str:
-        state = f"sent {self.sent_at:%Y-%m-%d %H:%M:%S}" if self.sent_at else "unsent"
-        return f"#{self.pk} {self.topic} key={self.key} ({state})"
+        return f"{self.product_id} {self.product_name}"

@@ -42,8 +42,20 @@ class OrderSerializer(serializers.ModelSerializer):
     unitPrice = serializers.IntegerField(source="unit_price", read_only=True)
     totalPrice = serializers.IntegerField(source="total_price", read_only=True)
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    statusChangedAt = serializers.DateTimeField(source="status_changed_at", read_only=True)
 
     class Meta:
         model = Order
-        fields = ["orderId", "userId", "productId", "qty", "unitPrice", "totalPrice", "createdAt"]
+        fields = [
+            "orderId",
+            "userId",
+            "productId",
+            "qty",
+            "unitPrice",
+            "totalPrice",
+            "status",
+            "reason",
+            "createdAt",
+            "statusChangedAt",
+        ]
         read_only_fields = fields

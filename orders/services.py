@@ -2,16 +2,54 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+import logging
+import uuid
 
-from orders.models import Order
+from django.db import transaction
+from django.utils import timezone
+
+from kafka_bridge.consumer import BatchResult, Record
+from kafka_bridge.events import ORDER_CANCELLED, OrderResult, ProductSnapshot
+from orders.models import Order, ProductReplica
+from orders.outbox import outbox_send_order_event
+
+logger = logging.getLogger(__name__)
+
+# A status only ever moves up this ladder: a late or repeated result never moves an order back.
+STATUS_RANK = {
+    Order.Status.PENDING: 0,
+    Order.Status.CONFIRMED: 1,
+    Order.Status.REJECTED: 1,
+    Order.Status.CANCELLED: 2,
+}
+
+
+class OrderRefused(Exception):
+    """The order cannot be placed as asked; ``errors`` maps each field to its messages."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+class OrderConflict(Exception):
+    """The order is not in a state that allows this; ``str()`` says why."""
 
 
 def order_create(*, user_id: str, product_id: str, qty: int, unit_price: int) -> Order:
-    """Store an order; its event is recorded in the same transaction (``orders.signals``).
+    """Store a PENDING order; its event is recorded in the same transaction (``orders.signals``).
 
-    The total is computed here, never taken from the client.
+    The product must be known to the order service's replica of the catalog, for sale,
+    and at this price; otherwise ``OrderRefused``. The total is computed here, never
+    taken from the client. Stock is the catalog's to decide (the order's status follows).
     """
+    product = ProductReplica.objects.filter(product_id=product_id).first()
+    if product is None:
+        raise OrderRefused({"productId": [f"Unknown product {product_id!r}."]})
+    if not product.active:
+        raise OrderRefused({"productId": [f"{product_id} is not for sale."]})
+    if unit_price != product.unit_price:
+        raise OrderRefused({"unitPrice": [f"The price of {product_id} is {product.unit_price}, not {unit_price}."]})
     with transaction.atomic():
         return Order.objects.create(
             user_id=user_id,
@@ -20,3 +58,95 @@ def order_create(*, user_id: str, product_id: str, qty: int, unit_price: int) ->
             unit_price=unit_price,
             total_price=qty * unit_price,
         )
+
+
+def order_cancel(*, order: Order) -> Order:
+    """Cancel a pending or confirmed order and tell the catalog, which gives the stock back
+    exactly once. ``OrderConflict`` if it is rejected or cancelled already."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.status in (Order.Status.REJECTED, Order.Status.CANCELLED):
+            raise OrderConflict(f"Order {order.order_id} is {order.status.lower()}: there is nothing to cancel.")
+        order.status, order.reason, order.status_changed_at = Order.Status.CANCELLED, "", timezone.now()
+        order.save(update_fields=["status", "reason", "status_changed_at"])
+        outbox_send_order_event(order=order, event_type=ORDER_CANCELLED, using="default")
+    return order
+
+
+def order_apply_results(*, records: list[Record[OrderResult]]) -> BatchResult:
+    """Move each order to the status the catalog decided, in one transaction.
+
+    Idempotent and safe out of order: a status only moves up ``STATUS_RANK``, so a
+    duplicate or late result changes nothing. Results for orders this service does not
+    know (the tutorial's hand-typed ``orderId``) are skipped.
+    """
+    result = BatchResult()
+    now = timezone.now()
+    with transaction.atomic():
+        orders = {
+            str(o.order_id): o
+            for o in Order.objects.select_for_update()
+            .filter(order_id__in=[r.event.order_id for r in records if _is_uuid(r.event.order_id)])
+            .order_by("order_id")
+        }
+        changed: dict[str, Order] = {}
+        for record in records:
+            outcome = record.event
+            order = orders.get(outcome.order_id)
+            if order is None:
+                logger.info("result for unknown order %s (%s): skipped", outcome.order_id, record.where)
+                result.skipped += 1
+                continue
+            status = Order.Status(outcome.status)
+            if STATUS_RANK[status] <= STATUS_RANK[Order.Status(order.status)]:
+                result.skipped += 1
+                continue
+            order.status, order.reason, order.status_changed_at = status, outcome.reason, now
+            changed[outcome.order_id] = order
+            result.applied += 1
+        Order.objects.bulk_update(list(changed.values()), ["status", "reason", "status_changed_at"])
+    return result
+
+
+def replica_apply_snapshots(*, records: list[Record[ProductSnapshot]]) -> BatchResult:
+    """Upsert the order service's copy of the catalog's products; an older version never
+    overwrites a newer one, so redelivery and reordering are harmless."""
+    result = BatchResult()
+    latest: dict[str, ProductSnapshot] = {}
+    for record in records:
+        snapshot = record.event
+        if snapshot.product_id not in latest or snapshot.version >= latest[snapshot.product_id].version:
+            latest[snapshot.product_id] = snapshot
+    with transaction.atomic():
+        current = {
+            p.product_id: p
+            for p in ProductReplica.objects.select_for_update()
+            .filter(product_id__in=list(latest))
+            .order_by("product_id")
+        }
+        for product_id, snapshot in latest.items():
+            fields = {
+                "product_name": snapshot.product_name,
+                "unit_price": snapshot.unit_price,
+                "active": snapshot.active,
+                "version": snapshot.version,
+            }
+            replica = current.get(product_id)
+            if replica is None:
+                ProductReplica.objects.create(product_id=product_id, **fields)
+            elif snapshot.version >= replica.version:
+                ProductReplica.objects.filter(pk=replica.pk).update(**fields, replicated_at=timezone.now())
+            else:
+                result.skipped += 1
+                continue
+            result.applied += 1
+    result.skipped += len(records) - len(latest)
+    return result
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True

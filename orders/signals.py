@@ -3,8 +3,9 @@
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from kafka_bridge.events import ORDER_PLACED
 from orders.models import Order
-from orders.outbox import outbox_publish_on_commit, outbox_record_order_placed
+from orders.outbox import outbox_send_order_event
 
 
 @receiver(post_save, sender=Order, dispatch_uid="orders.order_placed_to_outbox")
@@ -12,5 +13,4 @@ def order_placed_to_outbox(sender, instance: Order, created: bool, raw: bool, us
     # raw: loaddata replays stored rows; their events were published when they were made.
     if raw or not created:
         return
-    event = outbox_record_order_placed(order=instance, using=using)
-    outbox_publish_on_commit(event=event, using=using)
+    outbox_send_order_event(order=instance, event_type=ORDER_PLACED, using=using)

@@ -56,9 +56,8 @@ def read_topic(topic: str, *, expected: int, timeout: float = 30) -> list[Messag
 def consume_orders(topic: str, *, group_id: str | None = None, idle: float = 3.0, batch_size: int = 500) -> LoopStats:
     """Run the catalog's consumer in this process until the topic has been idle for ``idle`` s."""
     loop = BatchConsumer(
-        topics=[topic],
+        handlers={topic: OrderEventsHandler()},
         group_id=group_id or f"test-catalog-{uuid.uuid4()}",
-        handler=OrderEventsHandler(),
         batch_size=batch_size,
         exit_when_idle=idle,
     )

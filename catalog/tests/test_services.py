@@ -1,76 +1,150 @@
-"""stock_apply_order_events, both ways (set-based SQL and ORM), on PostgreSQL."""
+"""stock_apply_order_events on PostgreSQL, with both writers (set-based SQL and ORM)."""
 
 import threading
 
+import orjson
 import pytest
-from django.db import connections, transaction
+from django.db import connections
 
-from catalog.models import Product, StockMovement
-from catalog.services import stock_apply_order_events, stock_apply_order_events_orm
-from config.routers import CATALOG_DB
+from catalog import services
+from catalog.models import OutboxEvent, Product, StockMovement
+from catalog.services import stock_apply_order_events
 from kafka_bridge.consumer import Record
-from kafka_bridge.events import OrderEvent
+from kafka_bridge.events import ORDER_CANCELLED, ORDER_PLACED, OrderEvent
 
 pytestmark = pytest.mark.django_db(databases=["default", "catalog"], transaction=True)
 
 
-def orm(*, records):
-    with transaction.atomic(using=CATALOG_DB):
-        return stock_apply_order_events_orm(records=records)
-
-
 @pytest.fixture(params=["sql", "orm"])
-def apply(request):
-    return stock_apply_order_events if request.param == "sql" else orm
+def writer(request, monkeypatch):
+    if request.param == "orm":
+        monkeypatch.setattr(services, "stock_write_decisions_sql", services.stock_write_decisions_orm)
+    return request.param
 
 
 def records(*events, start=0):
-    return [
-        Record("orders", 1, start + i, None, None, None, event=OrderEvent(pid, qty, 10, qty * 10, oid, "u"))
-        for i, (oid, pid, qty) in enumerate(events)
-    ]
+    out = []
+    for i, (oid, pid, qty, *kind) in enumerate(events):
+        event = OrderEvent(pid, qty, 10, qty * 10, oid, "u", kind[0] if kind else ORDER_PLACED)
+        out.append(Record("orders", 1, start + i, None, None, None, event=event))
+    return out
 
 
 def stocks():
     return dict(Product.objects.values_list("product_id", "stock"))
 
 
-def test_batch_lowers_stock_and_writes_one_ledger_row_per_order(apply, products):
-    result = apply(records=records(("a", "CATALOG-001", 2), ("b", "CATALOG-002", 3), ("c", "CATALOG-001", 4)))
-    assert (result.applied, result.skipped, result.rejected) == (3, 0, [])
+def results():
+    return [
+        orjson.loads(bytes(p))
+        for p in OutboxEvent.objects.filter(topic__contains="result").order_by("id").values_list("payload", flat=True)
+    ]
+
+
+def test_batch_lowers_stock_writes_ledger_rows_and_results(writer, products):
+    result = stock_apply_order_events(
+        records=records(("a", "CATALOG-001", 2), ("b", "CATALOG-002", 3), ("c", "CATALOG-001", 4))
+    )
+    assert (result.applied, result.refused, result.skipped, result.rejected) == (3, 0, 0, [])
     assert stocks() == {"CATALOG-001": 94, "CATALOG-002": 107, "CATALOG-003": 120}
     ledger = list(StockMovement.objects.order_by("id").values_list("order_id", "delta", "stock_after", "offset"))
     assert ledger == [("a", -2, 98, 0), ("b", -3, 107, 1), ("c", -4, 94, 2)]
+    assert [(r["orderId"], r["status"], r["stockDelta"]) for r in results()] == [
+        ("a", "CONFIRMED", -2),
+        ("b", "CONFIRMED", -3),
+        ("c", "CONFIRMED", -4),
+    ]
 
 
-def test_orders_already_in_ledger_or_repeated_in_batch_are_skipped(apply, products):
-    apply(records=records(("a", "CATALOG-001", 2)))
-    result = apply(records=records(("a", "CATALOG-001", 2), ("b", "CATALOG-001", 1), ("b", "CATALOG-001", 9)))
+def test_orders_already_in_ledger_or_repeated_in_batch_are_skipped(writer, products):
+    stock_apply_order_events(records=records(("a", "CATALOG-001", 2)))
+    result = stock_apply_order_events(
+        records=records(("a", "CATALOG-001", 2), ("b", "CATALOG-001", 1), ("b", "CATALOG-001", 9))
+    )
     assert (result.applied, result.skipped) == (1, 2)
     assert stocks()["CATALOG-001"] == 97
     assert StockMovement.objects.get(order_id="b").delta == -1
+    assert len(results()) == 2  # one result per decision, none for the duplicates
 
 
-def test_unknown_product_is_rejected_and_changes_nothing(apply, products):
-    result = apply(records=records(("x", "NOPE", 1), ("y", "CATALOG-003", 1)))
-    assert result.applied == 1
-    assert [(r.record.event.order_id, r.reason, r.exception) for r in result.rejected] == [
-        ("x", "unknown productId 'NOPE'", "UnknownProduct")
+def test_orders_beyond_stock_and_for_unknown_products_are_refused_and_change_nothing(writer, products):
+    result = stock_apply_order_events(
+        records=records(("x", "NOPE", 1), ("y", "CATALOG-003", 100), ("z", "CATALOG-003", 21), ("w", "CATALOG-003", 20))
+    )
+    assert (result.applied, result.refused, result.rejected) == (2, 2, [])
+    assert stocks()["CATALOG-003"] == 0
+    assert [(r["orderId"], r["status"], r["reason"]) for r in results()] == [
+        ("x", "REJECTED", "UNKNOWN_PRODUCT"),
+        ("y", "CONFIRMED", ""),
+        ("z", "REJECTED", "INSUFFICIENT_STOCK"),
+        ("w", "CONFIRMED", ""),
     ]
-    assert not StockMovement.objects.filter(order_id="x").exists()
+    assert StockMovement.objects.get(order_id="x").stock_after is None
 
 
-def test_both_ways_agree_on_a_mixed_batch(products):
-    batch = [("o1", "CATALOG-001", 5), ("o2", "NOPE", 1), ("o1", "CATALOG-001", 5), ("o3", "CATALOG-002", 7)]
-    sql = stock_apply_order_events(records=records(*batch))
-    after_sql = (stocks(), list(StockMovement.objects.order_by("id").values_list("order_id", "stock_after")))
+def test_cancellation_restores_stock_exactly_once(writer, products):
+    stock_apply_order_events(records=records(("a", "CATALOG-001", 30)))
+    cancel = records(("a", "CATALOG-001", 30, ORDER_CANCELLED), start=1)
+    stock_apply_order_events(records=cancel)
+    again = stock_apply_order_events(records=cancel)
+    assert again.skipped == 1
+    assert stocks()["CATALOG-001"] == 100
+    assert [(r["status"], r["stockDelta"]) for r in results()] == [("CONFIRMED", -30), ("CANCELLED", 30)]
+
+
+def test_both_writers_agree_on_a_mixed_batch(products, monkeypatch):
+    batch = [
+        ("o1", "CATALOG-001", 5),
+        ("o2", "NOPE", 1),
+        ("o1", "CATALOG-001", 5),
+        ("o3", "CATALOG-002", 700),
+        ("o1", "CATALOG-001", 5, ORDER_CANCELLED),
+        ("o4", "CATALOG-002", 7, ORDER_CANCELLED),
+        ("o4", "CATALOG-002", 7),
+    ]
+
+    def run():
+        result = stock_apply_order_events(records=records(*batch))
+        rows = list(
+            StockMovement.objects.order_by("id").values_list("order_id", "kind", "outcome", "reason", "stock_after")
+        )
+        return (
+            (result.applied, result.refused, result.skipped),
+            stocks(),
+            rows,
+            [r.pop("orderId") and r for r in results()],
+        )
+
+    sql = run()
     StockMovement.objects.all().delete()
+    OutboxEvent.objects.all().delete()
     Product.objects.filter(product_id="CATALOG-001").update(stock=100)
-    Product.objects.filter(product_id="CATALOG-002").update(stock=110)
-    via_orm = orm(records=records(*batch))
-    after_orm = (stocks(), list(StockMovement.objects.order_by("id").values_list("order_id", "stock_after")))
-    assert (sql.applied, sql.skipped, len(sql.rejected)) == (via_orm.applied, via_orm.skipped, len(via_orm.rejected))
-    assert after_sql == after_orm
+    monkeypatch.setattr(services, "stock_write_decisions_sql", services.stock_write_decisions_orm)
+    assert run() == sql
+
+
+def test_concurrent_orders_for_the_last_units_never_oversell(products):
+    # Four consumers, one order each per call, all for CATALOG-001's last 100 units.
+    errors = []
+
+    def consume(prefix):
+        try:
+            for n in range(40):
+                stock_apply_order_events(records=records((f"{prefix}-{n}", "CATALOG-001", 1)))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=consume, args=(f"c{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    assert stocks()["CATALOG-001"] == 0
+    assert StockMovement.objects.filter(outcome="applied").count() == 100
+    assert StockMovement.objects.filter(outcome="rejected", reason="INSUFFICIENT_STOCK").count() == 60
 
 
 def test_concurrent_batches_on_shared_products_neither_deadlock_nor_lose_updates(products):

@@ -1,4 +1,5 @@
-"""``python manage.py runconsumer``: apply order events from Kafka to the catalog's stock."""
+"""``python manage.py runconsumer``: apply order events from Kafka to the catalog's stock
+and publish each order's outcome."""
 
 import signal
 import subprocess
@@ -10,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from catalog.consumers import OrderEventsHandler
 from config.argtypes import positive_float, positive_int
 from kafka_bridge.consumer import BatchConsumer
+from kafka_bridge.producer import shutdown_publisher
 
 
 class Command(BaseCommand):
@@ -59,9 +61,8 @@ class Command(BaseCommand):
         if options["processes"] > 1:
             raise SystemExit(self._run_members(options))
         loop = BatchConsumer(
-            topics=[options["topic"]],
+            handlers={options["topic"]: OrderEventsHandler()},
             group_id=options["group_id"],
-            handler=OrderEventsHandler(),
             offset_reset=options["offset_reset"],
             batch_size=options["batch_size"],
             batch_wait=settings.CONSUMER_BATCH_WAIT_SECONDS,
@@ -69,7 +70,10 @@ class Command(BaseCommand):
         )
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: loop.stop())
-        loop.run()
+        try:
+            loop.run()
+        finally:
+            shutdown_publisher()  # send the last results (the relay would, later)
 
     def _run_members(self, options) -> int:
         """Start N single-process members of the group; pass signals on; exit with the worst status."""

@@ -1,4 +1,5 @@
-"""``python manage.py createtopics``: create the order-events topic and its dead-letter topic."""
+"""``python manage.py createtopics``: create the project's topics, each with its dead-letter topic:
+order events (the tutorial's), order results, and the compacted products topic."""
 
 from confluent_kafka import KafkaException
 from django.conf import settings
@@ -36,18 +37,34 @@ class Command(BaseCommand):
             raise CommandError("--partitions, --replication-factor and --min-insync-replicas must be at least 1")
         if options["min_insync_replicas"] > options["replication_factor"]:
             raise CommandError("--min-insync-replicas cannot exceed --replication-factor: no write could succeed")
-        topic = settings.ORDER_EVENTS_TOPIC
+        common = {"min.insync.replicas": str(options["min_insync_replicas"])}
+        # The products topic keeps the latest snapshot of each product for ever (compaction),
+        # so a new order-service replica can be built by reading it from the start.
+        topics = [
+            (settings.ORDER_EVENTS_TOPIC, common),
+            (settings.ORDER_RESULTS_TOPIC, common),
+            (settings.PRODUCTS_TOPIC, {**common, "cleanup.policy": "compact"}),
+        ]
+        created = []
         try:
-            created = topics_ensure(
-                names=[topic, dead_letter_topic(topic)],
-                partitions=options["partitions"],
-                replication_factor=options["replication_factor"],
-                config={"min.insync.replicas": str(options["min_insync_replicas"])},
-            )
+            for topic, config in topics:
+                created += topics_ensure(
+                    names=[topic],
+                    partitions=options["partitions"],
+                    replication_factor=options["replication_factor"],
+                    config=config,
+                )
+                created += topics_ensure(
+                    names=[dead_letter_topic(topic)],
+                    partitions=options["partitions"],
+                    replication_factor=options["replication_factor"],
+                    config=common,
+                )
         except KafkaException as exc:
             raise CommandError(f"could not create topics on {settings.KAFKA_BOOTSTRAP_SERVERS}: {exc}") from exc
-        self.stdout.write(
-            f"created: {', '.join(created)}"
-            if created
-            else f"topics already exist: {topic}, {dead_letter_topic(topic)}"
-        )
+        names = [name for topic, _ in topics for name in (topic, dead_letter_topic(topic))]
+        existing = [name for name in names if name not in created]
+        if created:
+            self.stdout.write(f"created: {', '.join(created)}")
+        if existing:
+            self.stdout.write(f"already exist: {', '.join(existing)}")

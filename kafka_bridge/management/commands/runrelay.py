@@ -1,4 +1,5 @@
-"""``python manage.py runrelay``: publish outbox events that were committed but never sent."""
+"""``python manage.py runrelay``: publish outbox events that were committed but never sent,
+from every service's outbox (orders: order events; catalog: results and products)."""
 
 import logging
 import signal
@@ -7,11 +8,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, connections
 
 from config.argtypes import non_negative_float
-from orders.outbox import outbox_relay_pending, relay_producer
+from kafka_bridge.outbox import outbox_models, outbox_relay_pending, relay_producer
 
-logger = logging.getLogger("orders.relay")
+logger = logging.getLogger("kafka_bridge.relay")
 
 
 class Command(BaseCommand):
@@ -46,14 +48,28 @@ class Command(BaseCommand):
             options["grace"],
             settings.KAFKA_BOOTSTRAP_SERVERS,
         )
+        outboxes = outbox_models()
         total = 0
         while not stopping:
-            delivered, failed = outbox_relay_pending(
-                producer=producer, older_than=older_than, batch_size=settings.OUTBOX_RELAY_BATCH_SIZE
-            )
+            delivered = failed = 0
+            for model, using in outboxes:
+                try:
+                    sent, not_sent = outbox_relay_pending(
+                        model=model,
+                        using=using,
+                        producer=producer,
+                        older_than=older_than,
+                        batch_size=settings.OUTBOX_RELAY_BATCH_SIZE,
+                    )
+                except DatabaseError as exc:
+                    # One service's database down must not stop the other's events.
+                    logger.warning("%s: database %r unreachable (%s); retrying", model._meta.label, using, exc)
+                    connections[using].close()
+                    sent, not_sent = 0, 1
+                if sent or not_sent:
+                    logger.info("relayed %d %s event(s), %d failed (will retry)", sent, model._meta.label, not_sent)
+                delivered, failed = delivered + sent, failed + not_sent
             total += delivered
-            if delivered or failed:
-                logger.info("relayed %d event(s), %d failed (will retry)", delivered, failed)
             if options["once"] and failed:
                 raise CommandError(
                     f"{failed} event(s) could not be delivered to {settings.KAFKA_BOOTSTRAP_SERVERS}: "

@@ -1,0 +1,137 @@
+"""How the catalog decides each order event: reserve the stock, reject the order, or give
+stock back. Pure logic, no database: ``catalog.services`` feeds it the locked products
+and the ledger rows of the batch's orders, then writes what it decided.
+
+The rules, per order (``orderId``):
+
+* an order event reserves ``qty`` if the product exists, is for sale and has at least
+  ``qty`` left; otherwise it is rejected with a reason and stock is unchanged — stock
+  never goes below zero;
+* a cancellation gives back exactly what the order took (from the ledger, not from the
+  message), once; if the order was rejected there is nothing to give back; if the
+  cancellation arrives first, it is recorded and the order, when it comes, is rejected;
+* an event whose (orderId, kind) is already decided — in the ledger or earlier in the
+  batch — is a redelivery: skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kafka_bridge.consumer import Record, Rejection
+from kafka_bridge.events import (
+    CANCELLED,
+    CANCELLED_FIRST,
+    CONFIRMED,
+    INSUFFICIENT_STOCK,
+    PRODUCT_INACTIVE,
+    REJECTED,
+    UNKNOWN_PRODUCT,
+    OrderEvent,
+    OrderResult,
+)
+
+ORDER, CANCEL = "order", "cancel"  # StockMovement.Kind
+APPLIED, REFUSED = "applied", "rejected"  # StockMovement.Outcome
+
+
+@dataclass
+class ProductState:
+    stock: int
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """What the ledger already says about one (orderId, kind)."""
+
+    product_id: str
+    delta: int
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """One decision: a ledger row to write and the result to publish."""
+
+    record: Record[OrderEvent]
+    kind: str
+    outcome: str
+    reason: str
+    delta: int
+    stock_after: int | None
+
+    @property
+    def result(self) -> OrderResult:
+        event = self.record.event
+        if self.kind == CANCEL:
+            status = CANCELLED
+        else:
+            status = CONFIRMED if self.outcome == APPLIED else REJECTED
+        return OrderResult(
+            order_id=event.order_id,
+            status=status,
+            reason=self.reason,
+            product_id=event.product_id,
+            stock_delta=self.delta,
+        )
+
+
+@dataclass
+class Decisions:
+    movements: list[Movement] = field(default_factory=list)
+    stock: dict[str, int] = field(default_factory=dict)  # new stock of the products that changed
+    skipped: int = 0
+    rejected: list[Rejection] = field(default_factory=list)  # to dead-letter: not an order outcome
+
+
+def reserve_or_reject(
+    *,
+    records: list[Record[OrderEvent]],
+    products: dict[str, ProductState],
+    decided: dict[tuple[str, str], Decided],
+) -> Decisions:
+    """Decide a batch in order. ``products``: the batch's products (locked by the caller);
+    ``decided``: the ledger's rows for the batch's orderIds. Neither is modified."""
+    out = Decisions()
+    stock = {pid: p.stock for pid, p in products.items()}
+    decided = dict(decided)
+    for record in records:
+        event = record.event
+        kind = CANCEL if event.is_cancellation else ORDER
+        if (event.order_id, kind) in decided:
+            out.skipped += 1
+            continue
+        product = products.get(event.product_id)
+        current = stock.get(event.product_id)
+        if kind == ORDER:
+            if (event.order_id, CANCEL) in decided:
+                outcome, reason, delta = REFUSED, CANCELLED_FIRST, 0
+            elif product is None:
+                outcome, reason, delta = REFUSED, UNKNOWN_PRODUCT, 0
+            elif not product.active:
+                outcome, reason, delta = REFUSED, PRODUCT_INACTIVE, 0
+            elif current < event.qty:
+                outcome, reason, delta = REFUSED, INSUFFICIENT_STOCK, 0
+            else:
+                outcome, reason, delta = APPLIED, "", -event.qty
+        else:
+            order = decided.get((event.order_id, ORDER))
+            if order is not None and order.product_id != event.product_id:
+                out.rejected.append(
+                    Rejection(
+                        record,
+                        f"cancellation names product {event.product_id!r}, the order was for {order.product_id!r}",
+                        "ProductMismatch",
+                    )
+                )
+                continue
+            outcome, delta = APPLIED, -order.delta if order is not None else 0
+            reason = "" if order is not None else CANCELLED_FIRST
+            if delta and current is None:  # the product was deleted since: nothing to give back to
+                delta = 0
+        if current is not None and delta:
+            current += delta
+            stock[event.product_id] = out.stock[event.product_id] = current
+        decided[event.order_id, kind] = Decided(event.product_id, delta)
+        out.movements.append(Movement(record, kind, outcome, reason, delta, current))
+    return out

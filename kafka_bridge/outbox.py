@@ -1,0 +1,135 @@
+"""The transactional outbox: how an event reaches Kafka even if we crash.
+
+1. The service writes the event (a concrete ``OutboxEventBase``) in the transaction of
+   the change it announces, so there is an event exactly when the change commits.
+2. ``outbox_publish_on_commit``: after commit, the process's publisher sends it; the
+   delivery report marks the row sent.
+3. ``outbox_relay_pending`` (``manage.py runrelay``) publishes rows that stayed unsent:
+   a crash between commit and delivery, a broker that was down.
+
+An event may thus be published twice (relay and publisher racing after an outage);
+every consumer of this project is idempotent, so the second copy is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from datetime import timedelta
+
+from confluent_kafka import KafkaError, Message, Producer
+from django.apps import apps
+from django.conf import settings
+from django.db import router, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from kafka_bridge.config import producer_config
+from kafka_bridge.faults import crash_point
+from kafka_bridge.models import OutboxEventBase
+from kafka_bridge.producer import deliver, get_publisher
+
+logger = logging.getLogger(__name__)
+
+
+def outbox_models() -> list[tuple[type[OutboxEventBase], str]]:
+    """Every service's outbox table and the database it lives in."""
+    return [
+        (model, router.db_for_write(model))
+        for model in apps.get_models()
+        if issubclass(model, OutboxEventBase) and not model._meta.abstract
+    ]
+
+
+def outbox_publish_on_commit(*, events: list[OutboxEventBase], using: str, crash_point_name: str) -> None:
+    """Publish the events once the current transaction commits — never for a rollback."""
+    if settings.OUTBOX_PUBLISH_ON_COMMIT and events:
+        transaction.on_commit(lambda: _publish_after_commit(events, using, crash_point_name), using=using)
+
+
+def _publish_after_commit(events: list[OutboxEventBase], using: str, crash_point_name: str) -> None:
+    crash_point(crash_point_name)  # committed, not yet handed to Kafka: the relay's case
+    for event in events:
+        outbox_publish(event=event, using=using)
+
+
+class _SentMarks:
+    """Delivery reports arrive one at a time on the publisher's thread; one UPDATE per
+    round of reports marks them all sent (not one write, and one fsync, per event)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[type[OutboxEventBase], str], list[int]] = defaultdict(list)
+
+    def add(self, model: type[OutboxEventBase], using: str, pk: int) -> None:
+        with self._lock:
+            self._pending[model, using].append(pk)
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, defaultdict(list)
+        now = timezone.now()
+        for (model, using), pks in pending.items():
+            model.objects.using(using).filter(pk__in=pks, sent_at__isnull=True).update(sent_at=now)
+
+
+_sent_marks = _SentMarks()
+
+
+def outbox_publish(*, event: OutboxEventBase, using: str) -> None:
+    """Queue one outbox event on the process's publisher; the delivery report marks it sent.
+
+    Never raises: if the event cannot even be queued, the relay will send it.
+    """
+    model = type(event)
+
+    def on_delivery(err: KafkaError | None, msg: Message) -> None:
+        if err is None:
+            _sent_marks.add(model, using, event.pk)
+        else:
+            logger.warning("%s %s not delivered (%s); the relay will retry it", model._meta.label, event.pk, err)
+
+    try:
+        get_publisher(after_callbacks=_sent_marks.flush).publish(
+            topic=event.topic, key=event.key.encode(), value=bytes(event.payload), on_delivery=on_delivery
+        )
+    except Exception:
+        logger.exception("could not queue %s %s; the relay will send it", model._meta.label, event.pk)
+
+
+def outbox_relay_pending(
+    *, model: type[OutboxEventBase], using: str, producer: Producer, older_than: timedelta, batch_size: int
+) -> tuple[int, int]:
+    """Publish one batch of ``model`` rows left unsent for longer than ``older_than``.
+
+    Waits until the broker has acknowledged or refused each one (within the producer's
+    ``message.timeout.ms``), marks the delivered rows sent and counts an attempt on the
+    others. No transaction is held while waiting, so the service keeps writing.
+    Returns (delivered, failed).
+    """
+    cutoff = timezone.now() - older_than
+    rows = list(
+        model.objects.using(using)
+        .filter(sent_at__isnull=True, created_at__lt=cutoff)
+        .order_by("id")
+        .values_list("id", "topic", "key", "payload")[:batch_size]
+    )
+    if not rows:
+        return 0, 0
+    errors = deliver(producer, [(topic, key.encode(), bytes(payload), None) for _, topic, key, payload in rows])
+    crash_point("relay.after_send")  # on the topic, not yet marked sent: a duplicate is born
+    delivered = [row[0] for row, err in zip(rows, errors, strict=True) if err is None]
+    failed = {row[0]: str(err)[:1000] for row, err in zip(rows, errors, strict=True) if err is not None}
+    model.objects.using(using).filter(pk__in=delivered, sent_at__isnull=True).update(sent_at=timezone.now())
+    if failed:
+        model.objects.using(using).filter(pk__in=failed).update(attempts=F("attempts") + 1)
+        for pk, error in failed.items():
+            model.objects.using(using).filter(pk=pk).update(last_error=error)
+    return len(delivered), len(failed)
+
+
+def relay_producer() -> Producer:
+    """The relay's producer: it waits for every report, so failures must come back soon;
+    it sends thousands at a time, so it lingers a little to fill larger requests."""
+    return Producer(producer_config(**{"message.timeout.ms": 10000, "linger.ms": 20, "batch.size": 1_000_000}))

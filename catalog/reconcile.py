@@ -1,8 +1,11 @@
 """Do the two services agree? Orders (the source of truth) against the catalog's ledger.
 
-Read-only. Three findings, each with what to do about it:
+Read-only. Four findings, each with what to do about it:
 
 * an order older than the threshold with no ledger row — its event was lost or is stuck;
+* an order whose status disagrees with the catalog's decision — PENDING although the
+  catalog decided (its result is lost or stuck), CANCELLED with no stock given back
+  (the cancellation is lost or stuck), or a status the ledger contradicts;
 * a ledger row whose orderId the order service does not know — an event not made by it;
 * a product whose stock disagrees with its own ledger — stock changed outside the sync.
 """
@@ -33,6 +36,14 @@ class MissingOrder:
 
 
 @dataclass(frozen=True)
+class StatusMismatch:
+    order_id: str
+    status: str
+    catalog_says: str
+    detail: str
+
+
+@dataclass(frozen=True)
 class OrphanMovement:
     order_id: str
     product_id: str
@@ -56,12 +67,13 @@ class ReconcileReport:
     orders_checked: int = 0
     movements_checked: int = 0
     missing: list[MissingOrder] = field(default_factory=list)
+    statuses: list[StatusMismatch] = field(default_factory=list)
     orphans: list[OrphanMovement] = field(default_factory=list)
     mismatches: list[StockMismatch] = field(default_factory=list)
 
     @property
     def in_sync(self) -> bool:
-        return not (self.missing or self.orphans or self.mismatches)
+        return not (self.missing or self.statuses or self.orphans or self.mismatches)
 
     def as_dict(self) -> dict:
         return {**asdict(self), "in_sync": self.in_sync}
@@ -74,10 +86,14 @@ def sync_reconcile(*, older_than: timedelta) -> ReconcileReport:
     for chunk in _chunks(Order.objects.filter(created_at__lt=cutoff)):
         report.orders_checked += len(chunk)
         ids = {str(o.order_id) for o in chunk}
-        applied = set(
-            StockMovement.objects.using(CATALOG_DB).filter(order_id__in=ids).values_list("order_id", flat=True)
-        )
-        unapplied = [o for o in chunk if str(o.order_id) not in applied]
+        ledger = {
+            (order_id, kind): outcome
+            for order_id, kind, outcome in StockMovement.objects.using(CATALOG_DB)
+            .filter(order_id__in=ids)
+            .values_list("order_id", "kind", "outcome")
+        }
+        unapplied = [o for o in chunk if (str(o.order_id), StockMovement.Kind.ORDER) not in ledger]
+        report.statuses += [m for o in chunk if (m := _status_mismatch(o, ledger, cutoff))]
         if unapplied:
             outbox = {
                 e.subject_id: e for e in OutboxEvent.objects.filter(subject_id__in=[str(o.order_id) for o in unapplied])
@@ -113,6 +129,8 @@ def _stock_mismatches() -> Iterator[StockMismatch]:
     broken: dict[str, str] = {}
     for chunk in _chunks(StockMovement.objects.using(CATALOG_DB)):
         for m in chunk:
+            if m.stock_after is None:  # refused for an unknown product: no stock to follow
+                continue
             before = last.get(m.product_id)
             if before is not None and before + m.delta != m.stock_after and m.product_id not in broken:
                 broken[m.product_id] = (
@@ -131,6 +149,23 @@ def _stock_mismatches() -> Iterator[StockMismatch]:
                 expected,
                 f"stock is {product.stock}, its last ledger row says {expected}",
             )
+
+
+def _status_mismatch(order: Order, ledger: dict[tuple[str, str], str], cutoff: datetime) -> StatusMismatch | None:
+    order_id = str(order.order_id)
+    if order.status == Order.Status.CANCELLED:
+        if (order_id, StockMovement.Kind.CANCEL) in ledger or (order.status_changed_at or cutoff) >= cutoff:
+            return None
+        return StatusMismatch(order_id, order.status, "not cancelled", "cancellation not applied by the catalog")
+    outcome = ledger.get((order_id, StockMovement.Kind.ORDER))
+    if outcome is None:
+        return None  # reported as missing
+    expected = Order.Status.CONFIRMED if outcome == StockMovement.Outcome.APPLIED else Order.Status.REJECTED
+    if order.status == expected:
+        return None
+    if order.status == Order.Status.PENDING:
+        return StatusMismatch(order_id, order.status, expected, "the catalog's result has not reached the order")
+    return StatusMismatch(order_id, order.status, expected, "the order's status contradicts the ledger")
 
 
 def _outbox_state(event: OutboxEvent | None) -> str:

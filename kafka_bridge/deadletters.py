@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from kafka_bridge.config import client_config, dead_letter_topic, producer_config
 from kafka_bridge.producer import deliver
@@ -160,7 +160,7 @@ def dead_letters_read(*, topic: str, timeout: float = 10) -> list[StoredDeadLett
         ends: dict[int, int] = {}
         assignment = []
         for partition in sorted(metadata.partitions):
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+            low, high = _watermarks(consumer, TopicPartition(topic, partition), timeout)
             if high > low:
                 ends[partition] = high
                 assignment.append(TopicPartition(topic, partition, low))
@@ -211,3 +211,18 @@ def dead_letters_replay(letters: list[StoredDeadLetter]) -> int:
     if failures:
         raise RuntimeError(f"replay not acknowledged by the broker: {', '.join(failures)}")
     return len(letters)
+
+
+def _watermarks(consumer: Consumer, partition: TopicPartition, timeout: float) -> tuple[int, int]:
+    # Right after a topic is created (or a leader moves) the broker can answer "not
+    # leader" for a moment; that is worth a retry, not an error.
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return consumer.get_watermark_offsets(partition, timeout=timeout)
+        except KafkaException as exc:
+            error = exc.args[0]
+            settling = error.code() in (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE)
+            if not (settling or error.retriable()) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

@@ -1,4 +1,4 @@
-"""Every kind of bad Kafka message ends applied once or dead-lettered with a reason,
+"""Every kind of bad Kafka message ends decided once or dead-lettered with a reason,
 and the consumer keeps going (real broker, PostgreSQL)."""
 
 import orjson
@@ -33,8 +33,12 @@ CASES = [
     ("zero qty", event("o-zero", qty=0, totalPrice=0), "'qty' must be between 1"),
     ("negative qty", event("o-negative", qty=-1, totalPrice=-2000), "'qty' must be between 1"),
     ("qty beyond 64-bit", b'{"productId":"CATALOG-003","qty":123456789012345678901234567890}', "must be an integer"),
-    ("unknown productId", event("o-unknown", productId="CATALOG-999"), "unknown productId 'CATALOG-999'"),
+    ("unknown eventType", event("o-type", eventType="OrderShipped"), "field 'eventType' must be one of"),
+    ("inconsistent total", event("o-total", totalPrice=1), "totalPrice 1 is not qty × unitPrice"),
     ("extra fields", event("o-extra", coupon="XMAS", nested={"a": [1]}), None),
+    # A well-formed order for a product the catalog does not have is an order outcome
+    # (REJECTED, UNKNOWN_PRODUCT, told to the order service), not a bad message.
+    ("unknown productId", event("o-unknown", productId="CATALOG-999"), None),
     ("very large message", event("o-large", padding="x" * 500_000), None),
 ]
 
@@ -55,8 +59,10 @@ def test_each_bad_message_is_dead_lettered_with_its_reason_and_good_ones_apply(t
 
     expected_dead = [(label, reason) for label, _, reason in CASES if reason]
     assert stats.dead_lettered == len(expected_dead)
-    applied_ids = set(StockMovement.objects.values_list("order_id", flat=True))
+    applied_ids = set(StockMovement.objects.filter(outcome="applied").values_list("order_id", flat=True))
     assert applied_ids == {f"good-{i}" for i in range(len(CASES))} | {"o-extra", "o-large", "no-key"}
+    refused = StockMovement.objects.get(outcome="rejected")
+    assert (refused.order_id, refused.reason) == ("o-unknown", "UNKNOWN_PRODUCT")
     assert StockMovement.objects.get(order_id="good-0").delta == -1
     assert stock_of("CATALOG-003") == 120 - len(applied_ids)
 

@@ -5,14 +5,18 @@ import uuid
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
+from django.utils import timezone
 
+from catalog.models import OutboxEvent as CatalogOutbox
 from catalog.models import Product, StockMovement
 from catalog.services import stock_apply_order_events
 from kafka_bridge.consumer import Record
+from kafka_bridge.events import OrderResult
 from orders.outbox import order_event
-from orders.services import order_create
+from orders.services import order_apply_results, order_create
 
 pytestmark = pytest.mark.django_db(databases=["default", "catalog"], transaction=True)
 
@@ -27,22 +31,31 @@ def reconcile(*args):
     return status, out.getvalue()
 
 
-def apply(*orders):
+def apply(*orders, results_reach_orders=True):
+    """What runconsumer and runorderconsumer would do with these orders' events."""
     records = [Record("t", 0, i, None, None, None, event=order_event(o)) for i, o in enumerate(orders)]
-    return stock_apply_order_events(records=records)
+    stock_apply_order_events(records=records)
+    if results_reach_orders:
+        results = CatalogOutbox.objects.filter(topic=settings.ORDER_RESULTS_TOPIC, sent_at__isnull=True)
+        order_apply_results(
+            records=[
+                Record("r", 0, r.pk, None, None, None, event=OrderResult.from_json(bytes(r.payload))) for r in results
+            ]
+        )
+        results.update(sent_at=timezone.now())
 
 
 @override_settings(OUTBOX_PUBLISH_ON_COMMIT=False)
-def test_in_sync_exits_0(products):
-    apply(order_create(user_id="u", product_id="CATALOG-001", qty=2, unit_price=1500))
+def test_in_sync_exits_0(replica):
+    apply(order_create(user_id="u", product_id="CATALOG-001", qty=2, unit_price=1000))
     status, out = reconcile()
     assert status == 0
     assert "IN SYNC" in out
 
 
 @override_settings(OUTBOX_PUBLISH_ON_COMMIT=False)
-def test_unapplied_order_is_reported_with_its_outbox_state(products):
-    order = order_create(user_id="u", product_id="CATALOG-001", qty=2, unit_price=1500)
+def test_unapplied_order_is_reported_with_its_outbox_state(replica):
+    order = order_create(user_id="u", product_id="CATALOG-001", qty=2, unit_price=1000)
     status, out = reconcile()
     assert status == 1
     assert "1 ORDER(S) NOT APPLIED" in out
@@ -51,14 +64,14 @@ def test_unapplied_order_is_reported_with_its_outbox_state(products):
 
 
 @override_settings(OUTBOX_PUBLISH_ON_COMMIT=False)
-def test_young_orders_are_not_reported_as_missing(products):
-    order_create(user_id="u", product_id="CATALOG-001", qty=2, unit_price=1500)
+def test_young_orders_are_not_reported_as_missing(replica):
+    order_create(user_id="u", product_id="CATALOG-001", qty=2, unit_price=1000)
     out = StringIO()
     call_command("reconcile", "--older-than", "3600", stdout=out)
     assert "IN SYNC" in out.getvalue()
 
 
-def test_ledger_row_without_order_is_reported(products):
+def test_ledger_row_without_order_is_reported(replica):
     StockMovement.objects.create(
         order_id="test-order-id-dummy-id",
         product_id="CATALOG-001",
@@ -75,7 +88,7 @@ def test_ledger_row_without_order_is_reported(products):
 
 
 @override_settings(OUTBOX_PUBLISH_ON_COMMIT=False)
-def test_stock_changed_outside_the_ledger_is_reported_as_json(products):
+def test_stock_changed_outside_the_ledger_is_reported_as_json(replica):
     apply(order_create(user_id="u", product_id="CATALOG-002", qty=5, unit_price=1000))
     Product.objects.filter(product_id="CATALOG-002").update(stock=1)
     status, out = reconcile("--json")
@@ -87,7 +100,7 @@ def test_stock_changed_outside_the_ledger_is_reported_as_json(products):
     ]
 
 
-def test_broken_ledger_chain_is_reported(products):
+def test_broken_ledger_chain_is_reported(replica):
     for order_id, delta, after in ((str(uuid.uuid4()), -1, 99), (str(uuid.uuid4()), -1, 97)):
         StockMovement.objects.create(
             order_id=order_id,
@@ -103,3 +116,37 @@ def test_broken_ledger_chain_is_reported(products):
     assert status == 1
     [mismatch] = json.loads(out)["mismatches"]
     assert "goes 99 -1 → 97, not 98" in mismatch["detail"]
+
+
+@override_settings(OUTBOX_PUBLISH_ON_COMMIT=False)
+def test_order_still_pending_after_the_catalog_decided_is_reported(replica):
+    order = order_create(user_id="u", product_id="CATALOG-001", qty=500, unit_price=1000)
+    apply(order, results_reach_orders=False)  # rejected: not enough stock
+    status, out = reconcile("--json")
+    assert status == 1
+    assert json.loads(out)["statuses"] == [
+        {
+            "order_id": str(order.order_id),
+            "status": "PENDING",
+            "catalog_says": "REJECTED",
+            "detail": "the catalog's result has not reached the order",
+        }
+    ]
+
+
+@override_settings(OUTBOX_PUBLISH_ON_COMMIT=False)
+def test_cancellation_not_applied_is_reported_and_in_sync_once_it_is(replica):
+    from kafka_bridge.events import ORDER_CANCELLED
+    from orders.services import order_cancel
+
+    order = order_create(user_id="u", product_id="CATALOG-001", qty=5, unit_price=1000)
+    apply(order)
+    order = order_cancel(order=order)
+    status, out = reconcile()
+    assert status == 1
+    assert "cancellation not applied by the catalog" in out
+    records = [Record("t", 0, 9, None, None, None, event=order_event(order, event_type=ORDER_CANCELLED))]
+    stock_apply_order_events(records=records)
+    status, out = reconcile()
+    assert status == 0, out
+    assert Product.objects.get(product_id="CATALOG-001").stock == 100

@@ -7,7 +7,6 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from catalog.models import StockMovement
-from catalog.services import DEMO_PRODUCTS
 from kafka_bridge.events import OrderEvent
 from testsupport.helpers import consume_orders, manage, produce, stock_of
 
@@ -20,31 +19,38 @@ def deadletters(*args):
     return out.getvalue()
 
 
-def test_list_show_and_replay_after_the_fix(topic, products):
-    from catalog.models import Product
+def test_list_show_and_replay_after_the_fix(topic, products, monkeypatch):
+    from catalog import consumers
 
-    missing_product = OrderEvent("CATALOG-009", 2, 100, 200, "order-late-product", "u").to_json()
-    produce(topic, [b"{broken", missing_product])
+    real_apply = consumers.stock_apply_order_events
+
+    def apply_with_a_bug(*, records):
+        if any(r.event.product_id == "CATALOG-002" for r in records):
+            raise ZeroDivisionError("a bug in our code")
+        return real_apply(records=records)
+
+    monkeypatch.setattr(consumers, "stock_apply_order_events", apply_with_a_bug)
+    hit_by_bug = OrderEvent("CATALOG-002", 2, 1000, 2000, "order-hit-by-bug", "u").to_json()
+    produce(topic, [b"{broken", hit_by_bug])
     group = f"catalog-{topic}"
     assert consume_orders(topic, group_id=group).dead_lettered == 2
 
     listing = deadletters("list")
     assert "2 dead letter(s)" in listing
-    assert "not JSON" in listing and "unknown productId 'CATALOG-009'" in listing
-    letter_id = next(line.split()[0] for line in listing.splitlines() if "CATALOG-009" in line)
+    assert "not JSON" in listing and "a bug in our code" in listing
+    letter_id = next(line.split()[0] for line in listing.splitlines() if "a bug" in line)
 
     shown = deadletters("show", letter_id)
-    assert "dlt.exception: UnknownProduct" in shown and "order-late-product" in shown
+    assert "dlt.exception: ZeroDivisionError" in shown and "order-hit-by-bug" in shown
 
-    # The fix: the product now exists. Replay only that one, twice (replay is safe).
-    Product.objects.create(product_id="CATALOG-009", product_name="Seoul", stock=50, unit_price=100)
-    assert "replayed 1" in deadletters("replay", "--reason-contains", "unknown productId", "--all")
+    # The fix is deployed. Replay only that one, twice (replay is safe).
+    monkeypatch.setattr(consumers, "stock_apply_order_events", real_apply)
+    assert "replayed 1" in deadletters("replay", "--reason-contains", "a bug", "--all")
     assert "replayed 1" in deadletters("replay", letter_id)
     stats = consume_orders(topic, group_id=group)
     assert (stats.applied, stats.skipped) == (1, 1)
-    assert stock_of("CATALOG-009") == 48
-    assert StockMovement.objects.filter(order_id="order-late-product").count() == 1
-    assert len(DEMO_PRODUCTS) == 3  # the demo set itself is untouched
+    assert stock_of("CATALOG-002") == 108
+    assert StockMovement.objects.filter(order_id="order-hit-by-bug").count() == 1
 
 
 def test_replay_needs_ids_or_all(topic):

@@ -24,16 +24,20 @@ def kafka_cli(tool: str, *args: str, **kwargs) -> str:
     ).stdout
 
 
-def test_createtopics_creates_topic_and_dead_letter_topic_once(capsys):
-    name = f"test-create-{uuid.uuid4().hex[:8]}"
-    with override_settings(ORDER_EVENTS_TOPIC=name):
+def test_createtopics_creates_each_topic_and_dead_letter_topic_once(capsys):
+    run = uuid.uuid4().hex[:8]
+    events, results, products = (f"test-{what}-{run}" for what in ("orders", "results", "products"))
+    with override_settings(ORDER_EVENTS_TOPIC=events, ORDER_RESULTS_TOPIC=results, PRODUCTS_TOPIC=products):
         call_command("createtopics", "--partitions", "2")
+        first = capsys.readouterr().out
         call_command("createtopics")
-    out = capsys.readouterr().out
-    assert f"created: {name}, {name}.DLT" in out
-    assert "topics already exist" in out
-    described = kafka_cli("kafka-topics", "--describe", "--topic", name)
-    assert "PartitionCount: 2" in described
+        second = capsys.readouterr().out
+    everything = f"{events}, {events}.DLT, {results}, {results}.DLT, {products}, {products}.DLT"
+    assert f"created: {everything}" in first
+    assert second.strip() == f"already exist: {everything}"
+    assert "PartitionCount: 2" in kafka_cli("kafka-topics", "--describe", "--topic", events)
+    # The products topic keeps each product's latest snapshot for ever.
+    assert "cleanup.policy=compact" in kafka_cli("kafka-topics", "--describe", "--topic", products)
 
 
 def test_tutorial_cli_round_trip():

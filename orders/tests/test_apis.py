@@ -7,9 +7,9 @@ from rest_framework.test import APIClient
 
 from orders.models import Order, OutboxEvent
 
-pytestmark = pytest.mark.django_db(databases=["default", "catalog"])
+pytestmark = [pytest.mark.django_db(databases=["default", "catalog"]), pytest.mark.usefixtures("replica")]
 
-VALID = {"productId": "CATALOG-001", "qty": 3, "unitPrice": 1500}
+VALID = {"productId": "CATALOG-001", "qty": 3, "unitPrice": 1000}
 
 
 @pytest.fixture
@@ -21,11 +21,23 @@ def test_course_route_creates_order_with_server_made_id_and_total(client):
     response = client.post("/order-service/user-1/orders", VALID, format="json")
     assert response.status_code == 201, response.content
     body = response.json()
-    assert set(body) == {"orderId", "userId", "productId", "qty", "unitPrice", "totalPrice", "createdAt"}
+    assert set(body) == {
+        "orderId",
+        "userId",
+        "productId",
+        "qty",
+        "unitPrice",
+        "totalPrice",
+        "status",
+        "reason",
+        "createdAt",
+        "statusChangedAt",
+    }
     assert body["userId"] == "user-1"
-    assert body["totalPrice"] == 4500
+    assert body["totalPrice"] == 3000
+    assert (body["status"], body["reason"]) == ("PENDING", "")
     uuid.UUID(body["orderId"])
-    assert Order.objects.get().total_price == 4500
+    assert Order.objects.get().total_price == 3000
     assert OutboxEvent.objects.count() == 1
 
 
@@ -33,7 +45,7 @@ def test_client_cannot_set_order_id_or_total(client):
     response = client.post("/order-service/user-1/orders", {**VALID, "orderId": "mine", "totalPrice": 1}, format="json")
     assert response.status_code == 201
     assert response.json()["orderId"] != "mine"
-    assert response.json()["totalPrice"] == 4500
+    assert response.json()["totalPrice"] == 3000
 
 
 def test_course_route_lists_only_that_users_orders(client):
@@ -56,7 +68,7 @@ def test_api_orders_create_list_retrieve(client):
 def test_catalog_routes_list_products(client, products):
     course = client.get("/catalog-service/catalogs").json()
     assert [(p["productId"], p["productName"], p["stock"], p["unitPrice"]) for p in course] == [
-        ("CATALOG-001", "Berlin", 100, 1500),
+        ("CATALOG-001", "Berlin", 100, 1000),
         ("CATALOG-002", "Tokyo", 110, 1000),
         ("CATALOG-003", "Stockholm", 120, 2000),
     ]
@@ -124,3 +136,64 @@ def test_api_orders_requires_user_id(client):
     assert response.status_code == 400
     assert "required" in " ".join(response.json()["userId"])
     assert Order.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"productId": "CATALOG-404"}, "productId", "Unknown product 'CATALOG-404'"),
+        ({"unitPrice": 999}, "unitPrice", "The price of CATALOG-001 is 1000, not 999"),
+    ],
+)
+def test_order_for_unknown_product_or_at_wrong_price_is_refused_at_once(client, change, field, message):
+    response = client.post("/order-service/user-1/orders", {**VALID, **change}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {field: [message + "."]}
+    assert Order.objects.count() == 0
+    assert OutboxEvent.objects.count() == 0
+
+
+def test_order_for_inactive_product_is_refused(client):
+    from orders.models import ProductReplica
+
+    ProductReplica.objects.filter(product_id="CATALOG-001").update(active=False)
+    response = client.post("/order-service/user-1/orders", VALID, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"productId": ["CATALOG-001 is not for sale."]}
+
+
+def test_cancel_publishes_a_cancellation_and_a_second_cancel_is_409(client):
+    order_id = client.post("/order-service/user-1/orders", VALID, format="json").json()["orderId"]
+    response = client.post(f"/api/orders/{order_id}/cancel/")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "CANCELLED"
+    events = [bytes(e.payload) for e in OutboxEvent.objects.filter(subject_id=order_id).order_by("id")]
+    assert [b'"eventType":"OrderCancelled"' in e for e in events] == [False, True]
+    again = client.post(f"/api/orders/{order_id}/cancel/")
+    assert again.status_code == 409
+    assert "cancelled" in again.json()["detail"]
+    assert OutboxEvent.objects.filter(subject_id=order_id).count() == 2
+
+
+def test_cancelling_a_rejected_order_is_409(client):
+    order_id = client.post("/order-service/user-1/orders", VALID, format="json").json()["orderId"]
+    Order.objects.filter(order_id=order_id).update(status="REJECTED", reason="INSUFFICIENT_STOCK")
+    response = client.post(f"/api/orders/{order_id}/cancel/")
+    assert response.status_code == 409
+    assert "rejected" in response.json()["detail"]
+    assert client.post(f"/api/orders/{uuid.uuid4()}/cancel/").status_code == 404
+
+
+@pytest.mark.parametrize("wait", ["-1", "abc", "nan", "inf", "31"])
+def test_wait_must_be_a_sensible_number_of_seconds(client, wait):
+    order_id = client.post("/order-service/user-1/orders", VALID, format="json").json()["orderId"]
+    response = client.get(f"/api/orders/{order_id}/", {"wait": wait})
+    assert response.status_code == 400
+    assert "wait" in response.json()
+
+
+def test_wait_returns_a_pending_order_when_time_is_up(client):
+    order_id = client.post("/order-service/user-1/orders", VALID, format="json").json()["orderId"]
+    response = client.get(f"/api/orders/{order_id}/", {"wait": "0.2"})
+    assert response.status_code == 200
+    assert response.json()["status"] == "PENDING"

@@ -25,7 +25,7 @@ def wait_until(predicate, timeout=30.0):
     return False
 
 
-def test_order_placed_through_api_is_published_as_tutorial_json_and_lowers_stock(topic, products):
+def test_order_placed_through_api_is_published_as_tutorial_json_and_lowers_stock(topic, replica):
     response = APIClient().post(
         "/order-service/8b2c437c-c8b2-42eb-b9ff-3aa8ee4cac1e/orders",
         {"productId": "CATALOG-001", "qty": 10, "unitPrice": 1000},
@@ -49,7 +49,7 @@ def test_order_placed_through_api_is_published_as_tutorial_json_and_lowers_stock
     assert stock_of("CATALOG-001") == 90
 
 
-def test_rolled_back_order_publishes_nothing(topic, products):
+def test_rolled_back_order_publishes_nothing(topic, replica):
     with pytest.raises(RuntimeError), transaction.atomic():
         order_create(user_id="u", product_id="CATALOG-002", qty=5, unit_price=1000)
         raise RuntimeError("the request failed after the insert")
@@ -64,7 +64,7 @@ def test_rolled_back_order_publishes_nothing(topic, products):
 
 
 @override_settings(OUTBOX_PUBLISH_ON_COMMIT=False)
-def test_relay_publishes_events_left_unsent(topic, products):
+def test_relay_publishes_events_left_unsent(topic, replica):
     # As after a crash between the order's commit and its publication.
     orders = [order_create(user_id="u", product_id="CATALOG-002", qty=q, unit_price=1000) for q in (1, 2, 3)]
     assert OutboxEvent.objects.filter(sent_at__isnull=True).count() == 3
@@ -79,7 +79,7 @@ def test_relay_publishes_events_left_unsent(topic, products):
     assert stock_of("CATALOG-002") == 110 - 6
 
 
-def test_relay_leaves_young_events_to_the_web_process(topic, products):
+def test_relay_leaves_young_events_to_the_web_process(topic, replica):
     with override_settings(OUTBOX_PUBLISH_ON_COMMIT=False):
         order_create(user_id="u", product_id="CATALOG-002", qty=1, unit_price=1000)
     relay = manage("runrelay", "--once", "--grace", "3600")
@@ -87,7 +87,7 @@ def test_relay_leaves_young_events_to_the_web_process(topic, products):
     assert OutboxEvent.objects.get().sent_at is None
 
 
-def test_broker_down_order_is_accepted_and_delivered_once_broker_is_back(topic, products, kafka_broker):
+def test_broker_down_order_is_accepted_and_delivered_once_broker_is_back(topic, replica, kafka_broker):
     kafka_broker.stop()
     try:
         response = APIClient().post(

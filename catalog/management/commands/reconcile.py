@@ -42,7 +42,11 @@ def render(report: ReconcileReport) -> str:
     ]
     if report.in_sync:
         return "\n".join(
-            [*lines, "IN SYNC: every order is applied once, every ledger row has its order, stock agrees."]
+            [
+                *lines,
+                "IN SYNC: every order is decided once and its status agrees, every ledger row has its order, "
+                "stock agrees.",
+            ]
         )
 
     if report.missing:
@@ -61,6 +65,22 @@ def render(report: ReconcileReport) -> str:
             "  What to do: 'unsent' → is `manage.py runrelay` running, and is the broker up? (it retries by itself)",
             "              'sent'   → is `manage.py runconsumer` running? Its log says what it waits for;",
             "                         `manage.py deadletters list` shows events it refused, and why.",
+            "",
+        ]
+    if report.statuses:
+        lines += [
+            f"{len(report.statuses)} ORDER(S) WHOSE STATUS DISAGREES WITH THE CATALOG",
+            table(
+                ["orderId", "status", "catalog says", "detail"],
+                [[m.order_id, m.status, m.catalog_says, m.detail] for m in report.statuses[:SHOW]],
+            ),
+        ]
+        lines += more(report.statuses)
+        lines += [
+            "  What to do: 'result has not reached' → is `manage.py runorderconsumer` running, and",
+            "              `manage.py runrelay` (the catalog's outbox: admin → Catalog → Outbox events)?",
+            "              'cancellation not applied' → as for an order not applied (relay, runconsumer).",
+            "              'contradicts' → the order was changed by hand; set it to what the catalog says.",
             "",
         ]
     if report.orphans:

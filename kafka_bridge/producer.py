@@ -86,6 +86,8 @@ class EventPublisher:
             elif not idle_called and now - idle_since > self.IDLE_SECONDS and self._on_idle:
                 self._on_idle()
                 idle_called = True
+        if self._on_idle:  # the last reports may have opened connections: leave none behind
+            self._on_idle()
 
 
 _publisher: EventPublisher | None = None

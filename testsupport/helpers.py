@@ -64,9 +64,31 @@ def consume_orders(topic: str, *, group_id: str | None = None, idle: float = 3.0
     return loop.run()
 
 
+def consume_results(*, group_id: str | None = None, idle: float = 3.0) -> LoopStats:
+    """Run the order service's consumer (results and products) in this process until idle."""
+    from django.conf import settings
+
+    from orders.consumers import OrderResultsHandler, ProductSnapshotsHandler
+
+    loop = BatchConsumer(
+        handlers={
+            settings.ORDER_RESULTS_TOPIC: OrderResultsHandler(),
+            settings.PRODUCTS_TOPIC: ProductSnapshotsHandler(),
+        },
+        group_id=group_id or f"test-orders-{uuid.uuid4()}",
+        exit_when_idle=idle,
+    )
+    return loop.run()
+
+
 def manage_env(**extra: str) -> dict[str, str]:
-    """Environment for a ``manage.py`` subprocess that uses this test session's databases and broker."""
+    """Environment for a ``manage.py`` subprocess that uses this test session's databases,
+    broker and topics."""
+    from django.conf import settings
+
     env = dict(os.environ)
+    for name in ("ORDER_EVENTS_TOPIC", "ORDER_RESULTS_TOPIC", "PRODUCTS_TOPIC"):
+        env[name] = getattr(settings, name)
     for alias, var in (("default", "ORDERS_DATABASE_URL"), ("catalog", "CATALOG_DATABASE_URL")):
         s = connections[alias].settings_dict
         if s["ENGINE"].endswith("postgresql"):

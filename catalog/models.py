@@ -1,4 +1,5 @@
 from django.db import models
+from django.db.models.functions import Now
 
 from kafka_bridge.models import OutboxEventBase
 
@@ -9,9 +10,10 @@ class Product(models.Model):
     # Never below zero: an order that would overdraw it is rejected (catalog.reservations).
     stock = models.BigIntegerField()
     unit_price = models.BigIntegerField("unitPrice")
-    active = models.BooleanField(default=True, help_text="inactive products are not for sale")
+    # Database defaults too, so that products loaded with plain SQL get them.
+    active = models.BooleanField(default=True, db_default=True, help_text="inactive products are not for sale")
     created_at = models.DateTimeField("createdAt", auto_now_add=True)
-    updated_at = models.DateTimeField("updatedAt", auto_now=True)
+    updated_at = models.DateTimeField("updatedAt", auto_now=True, db_default=Now())
 
     class Meta:
         ordering = ["product_id"]
@@ -38,9 +40,11 @@ class StockMovement(models.Model):
         REJECTED = "rejected", "rejected"
 
     order_id = models.CharField("orderId", max_length=64)
-    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.ORDER)
-    outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.APPLIED)
-    reason = models.CharField(max_length=64, blank=True, default="")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.ORDER, db_default=Kind.ORDER)
+    outcome = models.CharField(
+        max_length=8, choices=Outcome.choices, default=Outcome.APPLIED, db_default=Outcome.APPLIED
+    )
+    reason = models.CharField(max_length=64, blank=True, default="", db_default="")
     product_id = models.CharField("productId", max_length=64, db_index=True)
     delta = models.BigIntegerField()
     stock_after = models.BigIntegerField(null=True, blank=True)  # null: the product is unknown

@@ -1,8 +1,10 @@
 """The fault-injection suite: ``python -m chaos.run`` (``make chaos``).
 
-Drives orders through the HTTP API at a steady rate while it breaks the stack at
-random moments, then restarts everything, drains, and checks the one claim that
-matters: every order lowered its product's stock exactly once.
+Drives orders through the HTTP API at a steady rate (cancelling some of them, and
+ordering one product until it runs out) while it breaks the stack at random moments,
+then restarts everything, drains, and checks the claim that matters: every order was
+decided exactly once, its status says what the catalog decided, and stock moved by
+exactly the confirmed orders' quantities — never below zero.
 
     python -m chaos.run [--seed N] [--duration 180] [--rate 40] [--fault-every 6]
 
@@ -31,7 +33,15 @@ import psycopg
 
 from chaos.stack import GROUP, ROOT, TOPIC, Ports, Stack
 
-FAULTS = ["kill_consumer", "kill_relay", "kill_web_worker", "restart_broker", "catalog_db_outage", "redeliver_all"]
+FAULTS = [
+    "kill_consumer",
+    "kill_order_consumer",
+    "kill_relay",
+    "kill_web_worker",
+    "restart_broker",
+    "catalog_db_outage",
+    "redeliver_all",
+]
 # On a three-broker cluster (--cluster): lose a broker, lose a member of the group.
 CLUSTER_FAULTS = ["kill_broker_node", "kill_consumer"]
 # Crash points (kafka_bridge/faults.py) and their probability per pass: the exact moments
@@ -42,7 +52,9 @@ CRASH_POINTS = {
     "consumer.after_offset_commit": 0.01,
     "relay.after_send": 0.2,
     "web.after_commit": 0.003,
+    "catalog.after_commit": 0.01,
 }
+CANCEL_SHARE = 0.05  # of accepted orders, cancelled right away
 
 
 @dataclass
@@ -80,7 +92,14 @@ class Load:
                     body,
                     {"Content-Type": "application/json"},
                 )
-                outcome = str(conn.getresponse().status)
+                response = conn.getresponse()
+                outcome, answer = str(response.status), response.read()
+                if outcome == "201" and rng.random() < CANCEL_SHARE:
+                    order_id = json.loads(answer)["orderId"]
+                    conn.request("POST", f"/api/orders/{order_id}/cancel/")
+                    cancel = f"cancel {conn.getresponse().status}"
+                    with self.lock:
+                        self.outcomes[cancel] += 1
                 conn.close()
             except (OSError, http.client.HTTPException) as exc:
                 outcome = type(exc).__name__
@@ -113,6 +132,9 @@ class Chaos:
         self.stack.broker.kill(node)
         time.sleep(self.rng.uniform(3, 6))
         self.stack.broker.start()
+
+    def kill_order_consumer(self) -> None:
+        self.stack.kill("orderconsumer")
 
     def kill_relay(self) -> None:
         self.stack.kill("relay")
@@ -177,30 +199,52 @@ def stalls(
 
 
 def check(*, orders_url: str, catalog_url: str, initial: dict[str, int]) -> dict:
-    """The invariant, straight from both databases: initial − current stock = ordered qty, per product."""
+    """The invariants, straight from both databases.
+
+    Every order has one catalog decision (ledger row of kind ``order``) and, if cancelled,
+    one cancellation; its status says what was decided; and per product, initial − current
+    stock = the quantities of the orders that hold stock (applied, not cancelled).
+    """
     with psycopg.connect(orders_url) as orders_db:
         orders = {
-            str(oid): (pid, qty)
-            for oid, pid, qty in orders_db.execute("SELECT order_id, product_id, qty FROM orders_order")
+            str(oid): (pid, qty, status)
+            for oid, pid, qty, status in orders_db.execute("SELECT order_id, product_id, qty, status FROM orders_order")
         }
         unsent = orders_db.execute("SELECT count(*) FROM orders_outboxevent WHERE sent_at IS NULL").fetchone()[0]
     with psycopg.connect(catalog_url) as catalog_db:
-        ledger = Counter(oid for (oid,) in catalog_db.execute("SELECT order_id FROM catalog_stockmovement"))
+        ledger = Counter(catalog_db.execute("SELECT order_id, kind, outcome FROM catalog_stockmovement").fetchall())
         stock = dict(catalog_db.execute("SELECT product_id, stock FROM catalog_product"))
-    ordered: Counter = Counter()
-    for pid, qty in orders.values():
-        ordered[pid] += qty
-    lost = [oid for oid in orders if oid not in ledger]
-    doubled_units = sum(max(0, (initial[p] - stock[p]) - ordered[p]) for p in initial)
-    missing_units = sum(max(0, ordered[p] - (initial[p] - stock[p])) for p in initial)
+        unsent += catalog_db.execute("SELECT count(*) FROM catalog_outboxevent WHERE sent_at IS NULL").fetchone()[0]
+    decided = {(oid, kind): outcome for (oid, kind, outcome) in ledger}
+    held: Counter = Counter()  # stock units the orders hold, per product
+    wrong_status = 0
+    for oid, (pid, qty, status) in orders.items():
+        outcome = decided.get((oid, "order"))
+        cancelled = (oid, "cancel") in decided
+        if outcome == "applied" and not cancelled:
+            held[pid] += qty
+        if status == "CANCELLED" or outcome is None:
+            continue
+        if status != "PENDING" and status != {"applied": "CONFIRMED", "rejected": "REJECTED"}[outcome]:
+            wrong_status += 1
+    taken = {p: initial[p] - stock[p] for p in initial}
     return {
         "orders": len(orders),
+        "confirmed": sum(1 for *_, status in orders.values() if status == "CONFIRMED"),
+        "rejected": sum(1 for *_, status in orders.values() if status == "REJECTED"),
+        "cancelled": sum(1 for *_, status in orders.values() if status == "CANCELLED"),
         "ledger_rows": sum(ledger.values()),
-        "lost": len(lost),
+        "lost": sum(1 for oid in orders if (oid, "order") not in decided),
+        "cancellations_lost": sum(
+            1 for oid, (*_, status) in orders.items() if status == "CANCELLED" and (oid, "cancel") not in decided
+        ),
+        "pending": sum(1 for *_, status in orders.values() if status == "PENDING"),
+        "wrong_status": wrong_status,
         "applied_twice": sum(n - 1 for n in ledger.values() if n > 1),
-        "ledger_without_order": sum(1 for oid in ledger if oid not in orders),
-        "stock_units_doubled": doubled_units,
-        "stock_units_missing": missing_units,
+        "ledger_without_order": len({oid for oid, _ in decided if oid not in orders}),
+        "stock_units_doubled": sum(max(0, taken[p] - held[p]) for p in initial),
+        "stock_units_missing": sum(max(0, held[p] - taken[p]) for p in initial),
+        "negative_stock": sum(1 for p in initial if stock[p] < 0),
         "outbox_unsent": unsent,
     }
 
@@ -250,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     crash_points = "" if args.cluster else ",".join(f"{k}={v}" for k, v in CRASH_POINTS.items())
     stack = Stack(home=home, ports=Ports(), crash_points=crash_points, cluster=args.cluster, consumers=args.consumers)
     products = {f"CHAOS-{i:03d}": 1_000_000 for i in range(1, 11)}
+    products["CHAOS-001"] = 150  # runs out during the run: later orders for it are rejected
     try:
         log(f"starting the stack in {home}")
         stack.up(products)
@@ -289,11 +334,13 @@ def main(argv: list[str] | None = None) -> int:
         # Drain: everything up, then wait until every order is in the ledger.
         drain_start = time.monotonic()
         stack.supervise()
-        for name in ("web", "relay", *stack.consumer_names):
+        for name in stack.process_names:
             if stack.procs[name].poll() is not None:
                 stack.start(name)
         result = current()
-        while (result["lost"] or result["outbox_unsent"]) and time.monotonic() - drain_start < args.drain_timeout:
+        while (
+            result["lost"] or result["cancellations_lost"] or result["pending"] or result["outbox_unsent"]
+        ) and time.monotonic() - drain_start < args.drain_timeout:
             time.sleep(1)
             restarts += stack.supervise()
             result = current()
@@ -327,10 +374,17 @@ def main(argv: list[str] | None = None) -> int:
             ]
         rows += [
             ("processes restarted after dying", restarts),
+            (
+                "orders confirmed / rejected / cancelled",
+                f"{result['confirmed']} / {result['rejected']} / {result['cancelled']}",
+            ),
             ("events lost (order without ledger row)", result["lost"]),
+            ("cancellations lost", result["cancellations_lost"]),
+            ("orders still PENDING / with a wrong status", f"{result['pending']} / {result['wrong_status']}"),
             ("events applied twice (ledger)", result["applied_twice"]),
             ("stock units doubled / missing", f"{result['stock_units_doubled']} / {result['stock_units_missing']}"),
             ("ledger rows without order", result["ledger_without_order"]),
+            ("products with negative stock", result["negative_stock"]),
             ("outbox rows unsent at the end", result["outbox_unsent"]),
             ("time to drain", f"{drain_seconds:.1f} s"),
             (
@@ -342,6 +396,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + "\n".join(f"  {k:<{width}}  {v}" for k, v in rows) + "\n")
         failed = (
             result["lost"]
+            or result["cancellations_lost"]
+            or result["pending"]
+            or result["wrong_status"]
+            or result["negative_stock"]
             or result["applied_twice"]
             or result["stock_units_doubled"]
             or result["stock_units_missing"]

@@ -1,8 +1,9 @@
 """The real stack the fault-injection suite breaks: every part a separate process.
 
 Two PostgreSQL clusters (orders, catalog: one can be down while the other serves), one
-Apache Kafka broker, gunicorn with two workers, the relay and the consumer. All on
-127.0.0.1, on ports of their own, in one temporary folder.
+Apache Kafka broker, gunicorn with two workers, the relay, the catalog's consumer(s) and
+the order service's consumer. All on 127.0.0.1, on ports of their own, in one temporary
+folder.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import psycopg
 
 from testsupport.services import ROOT, KafkaBroker, KafkaCluster, Postgres, run, web_answers
 
@@ -52,6 +55,8 @@ class Stack:
             "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap,
             "ORDER_EVENTS_TOPIC": TOPIC,
             "CATALOG_CONSUMER_GROUP": GROUP,
+            "ORDER_RESULTS_TOPIC": "chaos-results",
+            "PRODUCTS_TOPIC": "chaos-products",
             # The relay steps in soon: faults are frequent here.
             "OUTBOX_RELAY_GRACE_SECONDS": "3",
             "KAFKA_PRODUCER_MESSAGE_TIMEOUT_MS": "15000",
@@ -107,8 +112,24 @@ class Stack:
                 f"INSERT INTO catalog_product (product_id, product_name, stock, unit_price, created_at) VALUES {rows}",
             ]
         )
-        for name in ("web", "relay", *self.consumer_names):
+        self.manage("publishproducts")
+        for name in self.process_names:
             self.start(name)
+        self.wait_replica(len(products))
+
+    @property
+    def process_names(self) -> list[str]:
+        return ["web", "relay", "orderconsumer", *self.consumer_names]
+
+    def wait_replica(self, count: int, timeout: float = 90) -> None:
+        """Orders are refused until the order service knows the products: wait for them."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with psycopg.connect(self.env["ORDERS_DATABASE_URL"]) as db:
+                if db.execute("SELECT count(*) FROM orders_productreplica").fetchone()[0] >= count:
+                    return
+            time.sleep(0.5)
+        raise RuntimeError(f"the order service never learnt the products; see {self.home / 'orderconsumer.log'}")
 
     def down(self) -> None:
         for name in list(self.procs):
@@ -138,6 +159,7 @@ class Stack:
         ],
         "relay": lambda self: [sys.executable, "manage.py", "runrelay"],
         "consumer": lambda self: [sys.executable, "manage.py", "runconsumer"],  # consumer-1, consumer-2, …
+        "orderconsumer": lambda self: [sys.executable, "manage.py", "runorderconsumer"],
     }
 
     def start(self, name: str) -> None:

@@ -17,24 +17,27 @@ pytestmark = pytest.mark.integration
 
 @pytest.mark.django_db(databases=["default", "catalog"], transaction=True)
 @override_settings(OUTBOX_PUBLISH_ON_COMMIT=False)
-def test_checker_counts_lost_doubled_and_orphaned_events():
+def test_checker_counts_lost_doubled_orphaned_and_misreported_orders():
     env = manage_env()
-    Product.objects.create(product_id="P", product_name="p", stock=100 - 3 - 3 - 7, unit_price=1)
-    applied, _lost = (
-        Order.objects.create(user_id="u", product_id="P", qty=3, unit_price=1, total_price=3) for _ in "ab"
+    Product.objects.create(product_id="P", product_name="p", stock=100 - 3 - 7, unit_price=1)
+    applied, lost, refused = (
+        Order.objects.create(user_id="u", product_id="P", qty=3, unit_price=1, total_price=3) for _ in "abc"
     )
-    StockMovement.objects.create(
-        order_id=str(applied.order_id), product_id="P", delta=-3, stock_after=97, topic="t", partition=0, offset=0
-    )
+    Order.objects.filter(pk=refused.pk).update(status="CONFIRMED")  # the catalog said REJECTED
+    for order_id, outcome, delta in ((applied.order_id, "applied", -3), (refused.order_id, "rejected", 0)):
+        StockMovement.objects.create(
+            order_id=str(order_id), outcome=outcome, product_id="P", delta=delta, topic="t", partition=0, offset=0
+        )
     StockMovement.objects.create(
         order_id=str(uuid.uuid4()), product_id="P", delta=-7, stock_after=90, topic="t", partition=0, offset=1
     )
     result = check(orders_url=env["ORDERS_DATABASE_URL"], catalog_url=env["CATALOG_DATABASE_URL"], initial={"P": 100})
-    assert result["orders"] == 2
+    assert result["orders"] == 3
     assert result["lost"] == 1
+    assert (result["pending"], result["wrong_status"]) == (2, 1)
     assert result["ledger_without_order"] == 1
-    # 13 units left the stock for 6 units ordered.
-    assert result["stock_units_doubled"] == 7
+    # 10 units left the stock; the one applied order holds 3.
+    assert (result["stock_units_doubled"], result["stock_units_missing"]) == (7, 0)
 
 
 def test_short_chaos_run_loses_and_doubles_nothing():

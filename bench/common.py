@@ -161,3 +161,17 @@ def start_web(port: int) -> subprocess.Popen:
     )
     wait_for(lambda: web_answers(port), timeout=60, interval=0.2, what="the web server")
     return web
+
+
+def create_products(ids: list[str], *, stock: int, unit_price: int) -> None:
+    """Catalog products, and the order service's replica of them as the products topic
+    would fill it (benchmarks time orders, not replication)."""
+    from catalog.models import Product
+    from orders.models import ProductReplica
+
+    Product.objects.bulk_create(
+        [Product(product_id=i, product_name=i, stock=stock, unit_price=unit_price) for i in ids]
+    )
+    ProductReplica.objects.bulk_create(
+        [ProductReplica(product_id=i, product_name=i, unit_price=unit_price, active=True, version=0) for i in ids]
+    )

@@ -64,7 +64,7 @@ def reset_catalog() -> None:
     from django.db import connections
 
     with connections["catalog"].cursor() as cursor:
-        cursor.execute("TRUNCATE catalog_stockmovement RESTART IDENTITY")
+        cursor.execute("TRUNCATE catalog_stockmovement, catalog_outboxevent RESTART IDENTITY")
         cursor.execute("UPDATE catalog_product SET stock = 1000000000000")
 
 

@@ -17,7 +17,7 @@ import shutil
 import statistics
 import subprocess
 
-from bench.common import ROOT, Row, bench_stack, print_table, progress, start_web
+from bench.common import ROOT, Row, bench_stack, create_products, print_table, progress, start_web
 
 WEB_PORT = 27900
 OURS = "/order-service/bench/orders"
@@ -56,9 +56,12 @@ def main(argv: list[str] | None = None) -> None:
 
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.http_settings"
     with bench_stack():
+        from django.conf import settings
+
         from kafka_bridge.topics import topics_ensure
 
-        topics_ensure(names=["example-catalog-topic"], partitions=3)
+        topics_ensure(names=[settings.ORDER_EVENTS_TOPIC], partitions=3)
+        create_products(["CATALOG-001"], stock=10**12, unit_price=1000)
         web = start_web(WEB_PORT)
         try:
             wrk(OURS, 2, args.connections)  # warm up both

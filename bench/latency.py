@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 
-from bench.common import IMG_DIR, ROOT, Row, bench_stack, print_table, progress, start_web, wait_for
+from bench.common import IMG_DIR, ROOT, Row, bench_stack, create_products, print_table, progress, start_web, wait_for
 
 WEB_PORT = 27800
 
@@ -78,16 +78,14 @@ def main(argv: list[str] | None = None) -> None:
     rates = [float(r) for r in args.rates.split(",")]
 
     with bench_stack():
+        from django.conf import settings
         from django.db import connections
 
-        from catalog.models import Product
         from kafka_bridge.topics import topics_ensure
 
-        topics_ensure(names=["example-catalog-topic"], partitions=3)
+        topics_ensure(names=[settings.ORDER_EVENTS_TOPIC, settings.ORDER_RESULTS_TOPIC], partitions=3)
         products = [f"P-{i:05d}" for i in range(1000)]
-        Product.objects.bulk_create(
-            [Product(product_id=p, product_name=p, stock=10**9, unit_price=100) for p in products]
-        )
+        create_products(products, stock=10**9, unit_price=100)
         web = start_web(WEB_PORT)
         consumer = subprocess.Popen([sys.executable, "manage.py", "runconsumer"], cwd=ROOT, env=dict(os.environ))
         results = {}
@@ -97,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
                 with connections["default"].cursor() as c:
                     c.execute("TRUNCATE orders_order, orders_outboxevent")
                 with connections["catalog"].cursor() as c:
-                    c.execute("TRUNCATE catalog_stockmovement")
+                    c.execute("TRUNCATE catalog_stockmovement, catalog_outboxevent")
                 progress(f"{rate:g} orders/s for {args.seconds:g} s")
                 accepted = place_orders(rate, args.seconds, products)
                 wait_for(lambda a=accepted: len(latencies_ms()) >= a, timeout=60, interval=0.5, what="all applied")

@@ -28,9 +28,9 @@ def main(argv: list[str] | None = None) -> None:
         from django.conf import settings
 
         from kafka_bridge.events import OrderEvent
+        from kafka_bridge.outbox import outbox_relay_pending, relay_producer
         from kafka_bridge.topics import topics_ensure
         from orders.models import OutboxEvent
-        from orders.outbox import outbox_relay_pending, relay_producer
 
         topic = f"bench-relay-{uuid.uuid4().hex[:6]}"
         topics_ensure(names=[topic], partitions=3)
@@ -47,7 +47,11 @@ def main(argv: list[str] | None = None) -> None:
         sent = 0
         while True:
             delivered, failed = outbox_relay_pending(
-                producer=producer, older_than=timedelta(0), batch_size=settings.OUTBOX_RELAY_BATCH_SIZE
+                model=OutboxEvent,
+                using="default",
+                producer=producer,
+                older_than=timedelta(0),
+                batch_size=settings.OUTBOX_RELAY_BATCH_SIZE,
             )
             if failed:
                 raise RuntimeError(f"{failed} events not delivered")

@@ -22,6 +22,24 @@ class Product(models.Model):
     def __str__(self) -> str:
         return f"{self.product_id} {self.product_name}"
 
+    # What the order service's replica holds of a product. Remembered as loaded, so that
+    # saving a product only republishes it when one of these changed (not for stock).
+    REPLICATED_FIELDS = ("product_id", "product_name", "unit_price", "active")
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._replicated_as_loaded = instance.replicated_values()
+        return instance
+
+    def replicated_values(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.REPLICATED_FIELDS)
+
+    @property
+    def replica_is_stale(self) -> bool:
+        """True unless this instance was loaded and none of the replicated fields changed since."""
+        return getattr(self, "_replicated_as_loaded", None) != self.replicated_values()
+
 
 class StockMovement(models.Model):
     """The ledger: one row per order event the catalog decided, and proof that it did.

@@ -10,12 +10,12 @@ from django.utils import timezone
 
 from catalog.models import OutboxEvent, Product, StockMovement
 from catalog.reservations import APPLIED, Decided, Decisions, ProductState, reserve_or_reject
-from catalog.stock_sql import stock_write_decisions_sql
+from catalog.stock_sql import stock_read_batch_sql, stock_write_decisions_sql
 from config.routers import CATALOG_DB
 from kafka_bridge.consumer import BatchResult, Record
 from kafka_bridge.events import OrderEvent, ProductSnapshot
 from kafka_bridge.faults import crash_point
-from kafka_bridge.outbox import outbox_publish_on_commit
+from kafka_bridge.outbox import OutboxRow, outbox_publish_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -34,35 +34,26 @@ def stock_apply_order_events(*, records: list[Record[OrderEvent]]) -> BatchResul
 
     Locks the batch's products (in productId order, so consumers sharing products queue
     instead of deadlocking), reads what the ledger already decided for the batch's
-    orders, and lets ``catalog.reservations`` decide each event: reserve, reject (stock
-    never below zero) or give back. Each decision is a ledger row (``StockMovement``)
+    orders (after the locks are held: it includes the previous holder's), and lets
+    ``catalog.reservations`` decide each event: reserve, reject (stock never below
+    zero) or give back. Each decision is a ledger row (``StockMovement``)
     and an ``OrderResult`` in the catalog's outbox, in the same transaction as the stock
     change; the results are published after commit. Redelivered events are skipped.
 
-    On PostgreSQL the rows are written by set-based SQL (``catalog.stock_sql``: the
-    consumer's hot path); elsewhere through the ORM, with the same effect.
+    On PostgreSQL the batch is read and written by set-based SQL (``catalog.stock_sql``:
+    the consumer's hot path); elsewhere through the ORM, with the same effect.
     """
     with transaction.atomic(using=CATALOG_DB):
-        db = Product.objects.using(CATALOG_DB)
-        products = {
-            pid: ProductState(stock, active)
-            for pid, stock, active in db.select_for_update()
-            .filter(product_id__in={r.event.product_id for r in records})
-            .order_by("product_id")
-            .values_list("product_id", "stock", "active")
-        }
-        decided = {
-            (order_id, kind): Decided(product_id, delta)
-            for order_id, kind, product_id, delta in StockMovement.objects.using(CATALOG_DB)
-            .filter(order_id__in={r.event.order_id for r in records})
-            .values_list("order_id", "kind", "product_id", "delta")
-        }
-        decisions = reserve_or_reject(records=records, products=products, decided=decided)
         if connections[CATALOG_DB].vendor == "postgresql":
-            results = stock_write_decisions_sql(decisions=decisions, using=CATALOG_DB)
+            read, write = stock_read_batch_sql, stock_write_decisions_sql
         else:
-            results = stock_write_decisions_orm(decisions=decisions, using=CATALOG_DB)
-        outbox_publish_on_commit(events=results, using=CATALOG_DB, crash_point_name="catalog.after_commit")
+            read, write = stock_read_batch_orm, stock_write_decisions_orm
+        products, decided = read(records=records, using=CATALOG_DB)
+        decisions = reserve_or_reject(records=records, products=products, decided=decided)
+        results = write(decisions=decisions, using=CATALOG_DB)
+        outbox_publish_on_commit(
+            model=OutboxEvent, rows=results, using=CATALOG_DB, crash_point_name="catalog.after_commit"
+        )
         crash_point("consumer.before_db_commit")
     applied = sum(1 for m in decisions.movements if m.outcome == APPLIED)
     return BatchResult(
@@ -73,7 +64,29 @@ def stock_apply_order_events(*, records: list[Record[OrderEvent]]) -> BatchResul
     )
 
 
-def stock_write_decisions_orm(*, decisions: Decisions, using: str) -> list[OutboxEvent]:
+def stock_read_batch_orm(
+    *, records: list[Record[OrderEvent]], using: str
+) -> tuple[dict[str, ProductState], dict[tuple[str, str], Decided]]:
+    """Lock the batch's products (in productId order, so that consumers sharing products
+    cannot deadlock) and read them, then what the ledger already decided for its orders."""
+    products = {
+        pid: ProductState(stock, active)
+        for pid, stock, active in Product.objects.using(using)
+        .select_for_update()
+        .filter(product_id__in={r.event.product_id for r in records})
+        .order_by("product_id")
+        .values_list("product_id", "stock", "active")
+    }
+    decided = {
+        (order_id, kind): Decided(product_id, delta)
+        for order_id, kind, product_id, delta in StockMovement.objects.using(using)
+        .filter(order_id__in={r.event.order_id for r in records})
+        .values_list("order_id", "kind", "product_id", "delta")
+    }
+    return products, decided
+
+
+def stock_write_decisions_orm(*, decisions: Decisions, using: str) -> list[OutboxRow]:
     """Write ledger rows, stock and results through the ORM; return the outbox rows."""
     StockMovement.objects.using(using).bulk_create(
         [
@@ -95,7 +108,7 @@ def stock_write_decisions_orm(*, decisions: Decisions, using: str) -> list[Outbo
     for product_id, stock in decisions.stock.items():
         Product.objects.using(using).filter(product_id=product_id).update(stock=stock)
     topic = settings.ORDER_RESULTS_TOPIC
-    return OutboxEvent.objects.using(using).bulk_create(
+    events = OutboxEvent.objects.using(using).bulk_create(
         [
             OutboxEvent(
                 topic=topic, key=m.record.event.order_id, subject_id=m.record.event.order_id, payload=m.result.to_json()
@@ -103,6 +116,7 @@ def stock_write_decisions_orm(*, decisions: Decisions, using: str) -> list[Outbo
             for m in decisions.movements
         ]
     )
+    return [OutboxRow.of(e) for e in events]
 
 
 def product_snapshot(product: Product, *, deleted: bool = False) -> ProductSnapshot:
@@ -125,7 +139,9 @@ def product_send_snapshot(*, product: Product, using: str, deleted: bool = False
         subject_id=product.product_id,
         payload=product_snapshot(product, deleted=deleted).to_json(),
     )
-    outbox_publish_on_commit(events=[event], using=using, crash_point_name="catalog.after_commit")
+    outbox_publish_on_commit(
+        model=OutboxEvent, rows=[OutboxRow.of(event)], using=using, crash_point_name="catalog.after_commit"
+    )
     return event
 
 

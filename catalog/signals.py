@@ -10,9 +10,11 @@ from catalog.services import product_send_snapshot
 
 @receiver(post_save, sender=Product, dispatch_uid="catalog.product_saved_to_outbox")
 def product_saved_to_outbox(sender, instance: Product, raw: bool, using: str, **kwargs) -> None:
-    if raw:
+    # A stock change (the tutorial's consumer saves the product) is not the replica's business.
+    if raw or not instance.replica_is_stale:
         return
     product_send_snapshot(product=instance, using=using)
+    instance._replicated_as_loaded = instance.replicated_values()
 
 
 @receiver(post_delete, sender=Product, dispatch_uid="catalog.product_deleted_to_outbox")

@@ -17,6 +17,7 @@ import logging
 import threading
 from collections import defaultdict
 from datetime import timedelta
+from typing import NamedTuple
 
 from confluent_kafka import KafkaError, Message, Producer
 from django.apps import apps
@@ -42,16 +43,30 @@ def outbox_models() -> list[tuple[type[OutboxEventBase], str]]:
     ]
 
 
-def outbox_publish_on_commit(*, events: list[OutboxEventBase], using: str, crash_point_name: str) -> None:
-    """Publish the events once the current transaction commits — never for a rollback."""
-    if settings.OUTBOX_PUBLISH_ON_COMMIT and events:
-        transaction.on_commit(lambda: _publish_after_commit(events, using, crash_point_name), using=using)
+class OutboxRow(NamedTuple):
+    """What publishing an outbox row needs (no model instance: a consumer batch has thousands)."""
+
+    pk: int
+    topic: str
+    key: str
+    payload: bytes
+
+    @classmethod
+    def of(cls, event: OutboxEventBase) -> OutboxRow:
+        return cls(event.pk, event.topic, event.key, bytes(event.payload))
 
 
-def _publish_after_commit(events: list[OutboxEventBase], using: str, crash_point_name: str) -> None:
-    crash_point(crash_point_name)  # committed, not yet handed to Kafka: the relay's case
-    for event in events:
-        outbox_publish(event=event, using=using)
+def outbox_publish_on_commit(
+    *, model: type[OutboxEventBase], rows: list[OutboxRow], using: str, crash_point_name: str
+) -> None:
+    """Publish the rows once the current transaction commits — never for a rollback."""
+    if settings.OUTBOX_PUBLISH_ON_COMMIT and rows:
+        transaction.on_commit(lambda: _publish_after_commit(model, rows, using, crash_point_name), using=using)
+
+
+def _publish_after_commit(model: type[OutboxEventBase], rows: list[OutboxRow], using: str, point: str) -> None:
+    crash_point(point)  # committed, not yet handed to Kafka: the relay's case
+    outbox_publish(model=model, rows=rows, using=using)
 
 
 class _SentMarks:
@@ -77,25 +92,25 @@ class _SentMarks:
 _sent_marks = _SentMarks()
 
 
-def outbox_publish(*, event: OutboxEventBase, using: str) -> None:
-    """Queue one outbox event on the process's publisher; the delivery report marks it sent.
+def outbox_publish(*, model: type[OutboxEventBase], rows: list[OutboxRow], using: str) -> None:
+    """Queue outbox rows on the process's publisher; each delivery report marks its row sent.
 
-    Never raises: if the event cannot even be queued, the relay will send it.
+    Never raises: what cannot even be queued, the relay will send.
     """
-    model = type(event)
+    publisher = get_publisher(after_callbacks=_sent_marks.flush)
+    for row in rows:
 
-    def on_delivery(err: KafkaError | None, msg: Message) -> None:
-        if err is None:
-            _sent_marks.add(model, using, event.pk)
-        else:
-            logger.warning("%s %s not delivered (%s); the relay will retry it", model._meta.label, event.pk, err)
+        def on_delivery(err: KafkaError | None, msg: Message, pk: int = row.pk) -> None:
+            if err is None:
+                _sent_marks.add(model, using, pk)
+            else:
+                logger.warning("%s %s not delivered (%s); the relay will retry it", model._meta.label, pk, err)
 
-    try:
-        get_publisher(after_callbacks=_sent_marks.flush).publish(
-            topic=event.topic, key=event.key.encode(), value=bytes(event.payload), on_delivery=on_delivery
-        )
-    except Exception:
-        logger.exception("could not queue %s %s; the relay will send it", model._meta.label, event.pk)
+        try:
+            publisher.publish(topic=row.topic, key=row.key.encode(), value=row.payload, on_delivery=on_delivery)
+        except Exception:
+            logger.exception("could not queue %s %s; the relay will send it", model._meta.label, row.pk)
+            return
 
 
 def outbox_relay_pending(

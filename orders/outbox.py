@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from kafka_bridge.events import ORDER_PLACED, OrderEvent
-from kafka_bridge.outbox import outbox_publish_on_commit
+from kafka_bridge.outbox import OutboxRow, outbox_publish_on_commit
 from orders.models import Order, OutboxEvent
 
 
@@ -38,5 +38,7 @@ def outbox_record_order_event(*, order: Order, event_type: str, using: str) -> O
 def outbox_send_order_event(*, order: Order, event_type: str, using: str) -> OutboxEvent:
     """Record the order's event now and publish it once the transaction commits."""
     event = outbox_record_order_event(order=order, event_type=event_type, using=using)
-    outbox_publish_on_commit(events=[event], using=using, crash_point_name="web.after_commit")
+    outbox_publish_on_commit(
+        model=OutboxEvent, rows=[OutboxRow.of(event)], using=using, crash_point_name="web.after_commit"
+    )
     return event

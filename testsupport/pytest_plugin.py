@@ -131,3 +131,13 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.longrepr = f"skipped under CI=true, which counts as a failure: {reason}"
     return report
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _publisher_stops_before_the_test_databases_go(django_db_setup):
+    # Delivery reports still arriving would mark outbox rows sent in databases that
+    # pytest-django is about to drop; this fixture is torn down before django_db_setup.
+    yield
+    from kafka_bridge.producer import shutdown_publisher
+
+    shutdown_publisher(timeout=5)

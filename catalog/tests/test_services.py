@@ -18,6 +18,7 @@ pytestmark = pytest.mark.django_db(databases=["default", "catalog"], transaction
 @pytest.fixture(params=["sql", "orm"])
 def writer(request, monkeypatch):
     if request.param == "orm":
+        monkeypatch.setattr(services, "stock_read_batch_sql", services.stock_read_batch_orm)
         monkeypatch.setattr(services, "stock_write_decisions_sql", services.stock_write_decisions_orm)
     return request.param
 
@@ -119,6 +120,7 @@ def test_both_writers_agree_on_a_mixed_batch(products, monkeypatch):
     StockMovement.objects.all().delete()
     OutboxEvent.objects.all().delete()
     Product.objects.filter(product_id="CATALOG-001").update(stock=100)
+    monkeypatch.setattr(services, "stock_read_batch_sql", services.stock_read_batch_orm)
     monkeypatch.setattr(services, "stock_write_decisions_sql", services.stock_write_decisions_orm)
     assert run() == sql
 
@@ -171,3 +173,20 @@ def test_concurrent_batches_on_shared_products_neither_deadlock_nor_lose_updates
     assert errors == []
     assert stocks() == {"CATALOG-001": 60, "CATALOG-002": 70, "CATALOG-003": 80}
     assert StockMovement.objects.count() == 120
+
+
+def test_saving_a_product_republishes_it_only_when_the_replica_would_change(products):
+    def snapshots():
+        return OutboxEvent.objects.filter(topic__contains="product").count()
+
+    before = snapshots()
+    product = Product.objects.get(product_id="CATALOG-001")
+    product.stock = 5
+    product.save()
+    assert snapshots() == before
+    product.unit_price = 1200
+    product.save()
+    product.save()
+    assert snapshots() == before + 1
+    payload = orjson.loads(bytes(OutboxEvent.objects.filter(topic__contains="product").latest("id").payload))
+    assert (payload["productId"], payload["unitPrice"], payload["active"]) == ("CATALOG-001", 1200, True)

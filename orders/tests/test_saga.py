@@ -193,3 +193,23 @@ def test_wait_returns_the_final_status_in_one_round_trip(topics, replica):
             process.terminate()
         for process in processes:
             assert process.wait(30) == 0
+
+
+def test_results_left_unsent_by_the_catalog_are_sent_by_the_relay(topics, replica):
+    from django.test import override_settings
+
+    from catalog.models import OutboxEvent as CatalogOutbox
+    from testsupport.helpers import read_topic
+
+    order = order_create(user_id="u", product_id="CATALOG-001", qty=2, unit_price=1000)
+    shutdown_publisher()
+    with override_settings(OUTBOX_PUBLISH_ON_COMMIT=False):  # as if the consumer died after its commit
+        consume_orders(topics["ORDER_EVENTS_TOPIC"], idle=2)
+    assert CatalogOutbox.objects.filter(topic=topics["ORDER_RESULTS_TOPIC"], sent_at__isnull=True).count() == 1
+
+    assert manage("runrelay", "--once", "--grace", "0").wait(60) == 0
+    [message] = read_topic(topics["ORDER_RESULTS_TOPIC"], expected=1)
+    assert message.key() == str(order.order_id).encode()
+    assert OrderResult.from_json(message.value()).status == "CONFIRMED"
+    consume_results(idle=2)
+    assert status_of(order.order_id) == ("CONFIRMED", "")

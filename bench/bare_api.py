@@ -1,7 +1,8 @@
 """The HTTP baseline: a bare DRF create-with-INSERT endpoint, served only by bench/http.py.
 
-Same validation (the same serializer), same row, one INSERT; no outbox row, no signal, no
-publishing. What our endpoint costs on top of this is the price of "never lost".
+Same authentication (a token), same validation (the same serializer), same row, one
+INSERT; no product check, no outbox row, no signal, no publishing. What our endpoint
+costs on top of this is the price of "never lost" and of checking the product.
 """
 
 from django.urls import path

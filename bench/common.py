@@ -175,3 +175,12 @@ def create_products(ids: list[str], *, stock: int, unit_price: int) -> None:
     ProductReplica.objects.bulk_create(
         [ProductReplica(product_id=i, product_name=i, unit_price=unit_price, active=True, version=0) for i in ids]
     )
+
+
+def api_token(username: str = "bench") -> str:
+    """A staff user's API token: the benchmarks' clients log in like any client."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    user, _ = get_user_model().objects.get_or_create(username=username, defaults={"is_staff": True})
+    return Token.objects.get_or_create(user=user)[0].key

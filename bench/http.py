@@ -17,14 +17,14 @@ import shutil
 import statistics
 import subprocess
 
-from bench.common import ROOT, Row, bench_stack, create_products, print_table, progress, start_web
+from bench.common import ROOT, Row, api_token, bench_stack, create_products, print_table, progress, start_web
 
 WEB_PORT = 27900
 OURS = "/order-service/bench/orders"
 BARE = "/bench/bare-orders/bench"
 
 
-def wrk(path: str, seconds: float, connections: int) -> float:
+def wrk(path: str, seconds: float, connections: int, token: str) -> float:
     out = subprocess.run(
         [
             "wrk",
@@ -33,6 +33,8 @@ def wrk(path: str, seconds: float, connections: int) -> float:
             f"-d{seconds:g}s",
             "-s",
             str(ROOT / "bench" / "post.lua"),
+            "-H",
+            f"Authorization: Token {token}",
             f"http://127.0.0.1:{WEB_PORT}{path}",
         ],
         capture_output=True,
@@ -62,16 +64,17 @@ def main(argv: list[str] | None = None) -> None:
 
         topics_ensure(names=[settings.ORDER_EVENTS_TOPIC], partitions=3)
         create_products(["CATALOG-001"], stock=10**12, unit_price=1000)
+        token = api_token()
         web = start_web(WEB_PORT)
         try:
-            wrk(OURS, 2, args.connections)  # warm up both
-            wrk(BARE, 2, args.connections)
+            wrk(OURS, 2, args.connections, token)  # warm up both
+            wrk(BARE, 2, args.connections, token)
             ours, bare = [], []
             for round_ in range(args.rounds):
                 progress(f"round {round_ + 1}/{args.rounds}: ours")
-                ours.append(wrk(OURS, args.seconds, args.connections))
+                ours.append(wrk(OURS, args.seconds, args.connections, token))
                 progress(f"round {round_ + 1}/{args.rounds}: bare")
-                bare.append(wrk(BARE, args.seconds, args.connections))
+                bare.append(wrk(BARE, args.seconds, args.connections, token))
         finally:
             web.terminate()
             web.wait(30)

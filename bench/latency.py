@@ -23,12 +23,23 @@ import sys
 import threading
 import time
 
-from bench.common import IMG_DIR, ROOT, Row, bench_stack, create_products, print_table, progress, start_web, wait_for
+from bench.common import (
+    IMG_DIR,
+    ROOT,
+    Row,
+    api_token,
+    bench_stack,
+    create_products,
+    print_table,
+    progress,
+    start_web,
+    wait_for,
+)
 
 WEB_PORT = 27800
 
 
-def place_orders(rate: float, seconds: float, products: list[str], threads: int = 8) -> int:
+def place_orders(rate: float, seconds: float, products: list[str], token: str, threads: int = 8) -> int:
     """Open-loop load: each thread sends on its own schedule. Returns how many got a 201."""
     accepted = [0] * threads
 
@@ -41,7 +52,8 @@ def place_orders(rate: float, seconds: float, products: list[str], threads: int 
         while next_at < end:
             time.sleep(max(0.0, next_at - time.monotonic()))
             body = json.dumps({"productId": products[(n * 7919 + i) % len(products)], "qty": 1, "unitPrice": 100})
-            connection.request("POST", "/order-service/bench/orders", body, {"Content-Type": "application/json"})
+            headers = {"Content-Type": "application/json", "Authorization": f"Token {token}"}
+            connection.request("POST", "/order-service/bench/orders", body, headers)
             response = connection.getresponse()
             response.read()
             if response.status == 201:
@@ -86,18 +98,19 @@ def main(argv: list[str] | None = None) -> None:
         topics_ensure(names=[settings.ORDER_EVENTS_TOPIC, settings.ORDER_RESULTS_TOPIC], partitions=3)
         products = [f"P-{i:05d}" for i in range(1000)]
         create_products(products, stock=10**9, unit_price=100)
+        token = api_token()
         web = start_web(WEB_PORT)
         consumer = subprocess.Popen([sys.executable, "manage.py", "runconsumer"], cwd=ROOT, env=dict(os.environ))
         results = {}
         try:
-            place_orders(20, 3, products)  # warm up: connections, the producer, the group
+            place_orders(20, 3, products, token)  # warm up: connections, the producer, the group
             for rate in rates:
                 with connections["default"].cursor() as c:
                     c.execute("TRUNCATE orders_order, orders_outboxevent")
                 with connections["catalog"].cursor() as c:
                     c.execute("TRUNCATE catalog_stockmovement, catalog_outboxevent")
                 progress(f"{rate:g} orders/s for {args.seconds:g} s")
-                accepted = place_orders(rate, args.seconds, products)
+                accepted = place_orders(rate, args.seconds, products, token)
                 wait_for(lambda a=accepted: len(latencies_ms()) >= a, timeout=60, interval=0.5, what="all applied")
                 values = latencies_ms()
                 results[rate] = (len(values) / args.seconds, *(percentile(values, q) for q in (50, 90, 99)))

@@ -1,16 +1,67 @@
+from django.conf import settings
 from django.contrib import admin
+from django.utils.html import format_html, format_html_join
 
 from catalog.models import OutboxEvent, Product, StockMovement
 from orders.admin import OutboxEventAdminBase
 
 
+class StockLevelFilter(admin.SimpleListFilter):
+    title = "stock level"
+    parameter_name = "stock"
+
+    def lookups(self, request, model_admin):
+        return [("out", "out of stock"), ("low", f"low (< {settings.LOW_STOCK_THRESHOLD})"), ("ok", "in stock")]
+
+    def queryset(self, request, queryset):
+        low = settings.LOW_STOCK_THRESHOLD
+        if self.value() == "out":
+            return queryset.filter(stock=0)
+        if self.value() == "low":
+            return queryset.filter(stock__gt=0, stock__lt=low)
+        if self.value() == "ok":
+            return queryset.filter(stock__gte=low)
+        return queryset
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ["product_id", "product_name", "stock", "unit_price", "active", "created_at"]
-    list_filter = ["active"]
+    """The stock inspector: stock at a glance, and each product's ledger on its page."""
+
+    list_display = ["product_id", "product_name", "stock", "stock_level", "unit_price", "active", "updated_at"]
+    list_filter = [StockLevelFilter, "active"]
     search_fields = ["product_id", "product_name"]
     # Stock belongs to the sync: it changes through order events only.
-    readonly_fields = ["stock", "created_at"]
+    readonly_fields = ["stock", "created_at", "updated_at", "recent_movements"]
+
+    @admin.display(description="level")
+    def stock_level(self, product):
+        if product.stock == 0:
+            return format_html('<strong style="color:#ba2121">out of stock</strong>')
+        if product.stock < settings.LOW_STOCK_THRESHOLD:
+            return format_html('<strong style="color:#c77c00">low</strong>')
+        return "ok"
+
+    @admin.display(description="recent stock movements (the ledger)")
+    def recent_movements(self, product):
+        movements = StockMovement.objects.filter(product_id=product.product_id).order_by("-id")[:20]
+        if not movements:
+            return "none yet"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:+d}</td><td>{}</td><td>{:%Y-%m-%d %H:%M:%S}</td>"
+            "<td>{}[{}]@{}</td></tr>",
+            (
+                (m.order_id, m.kind, f"{m.outcome} {m.reason}".strip(), m.delta, m.stock_after, m.applied_at)
+                + (m.topic, m.partition, m.offset)
+                for m in movements
+            ),
+        )
+        return format_html(
+            '<table id="ledger"><thead><tr><th>order</th><th>kind</th><th>outcome</th><th>delta</th>'
+            "<th>stock after</th><th>when</th><th>from</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
 
 
 @admin.register(StockMovement)
@@ -30,6 +81,7 @@ class StockMovementAdmin(admin.ModelAdmin):
     ]
     search_fields = ["order_id", "product_id"]
     list_filter = ["kind", "outcome", "reason"]
+    date_hierarchy = "applied_at"
 
     def has_add_permission(self, request):
         return False

@@ -65,6 +65,7 @@ class Load:
     rate: float
     products: list[str]
     rng: random.Random
+    token: str
     stop: threading.Event = field(default_factory=threading.Event)
     outcomes: Counter = field(default_factory=Counter)
     accepted_at: list[float] = field(default_factory=list)  # time.time() of each 201
@@ -90,13 +91,15 @@ class Load:
                     "POST",
                     f"/order-service/chaos-{rng.randint(1, 20)}/orders",
                     body,
-                    {"Content-Type": "application/json"},
+                    {"Content-Type": "application/json", "Authorization": f"Token {self.token}"},
                 )
                 response = conn.getresponse()
                 outcome, answer = str(response.status), response.read()
                 if outcome == "201" and rng.random() < CANCEL_SHARE:
                     order_id = json.loads(answer)["orderId"]
-                    conn.request("POST", f"/api/orders/{order_id}/cancel/")
+                    conn.request(
+                        "POST", f"/api/orders/{order_id}/cancel/", headers={"Authorization": f"Token {self.token}"}
+                    )
                     cancel = f"cancel {conn.getresponse().status}"
                     with self.lock:
                         self.outcomes[cancel] += 1
@@ -306,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         rng.shuffle(schedule)
         times = sorted(rng.uniform(2, args.duration - 2) for _ in schedule)
 
-        load = Load(port=stack.ports.web, rate=args.rate, products=list(products), rng=rng)
+        load = Load(port=stack.ports.web, rate=args.rate, products=list(products), rng=rng, token=stack.api_token)
         workers = load.run()
         log(f"load: {args.rate:g} orders/s for {args.duration:g}s; {len(schedule)} faults scheduled")
         t0 = time.monotonic()

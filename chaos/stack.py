@@ -40,6 +40,7 @@ class Stack:
     cluster: bool = False  # three brokers (bin/kafka-cluster) instead of one
     consumers: int = 1  # members of the consumer group, one process each
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    api_token: str = ""  # the staff user's, for the load generator
     held_down: set[str] = field(default_factory=set)  # stopped on purpose: do not restart
 
     @property
@@ -92,6 +93,8 @@ class Stack:
         self.broker.start()
         self.manage("migrate", "--noinput", "-v0")
         self.manage("migrate", "--database=catalog", "--noinput", "-v0")
+        users = self.manage("createdemousers")
+        self.api_token = next(line.split("token ")[1].strip() for line in users.splitlines() if "(staff" in line)
         if self.cluster:
             self.manage("createtopics", "--partitions", "6", "--replication-factor", "3", "--min-insync-replicas", "2")
         else:

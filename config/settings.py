@@ -21,9 +21,25 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "django-insecure-stocksync-development-key")
+DEVELOPMENT_SECRET_KEY = "django-insecure-stocksync-development-key"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", DEVELOPMENT_SECRET_KEY)
+# Development by default (make run); production is DJANGO_DEBUG=false, and then the
+# secret key and the allowed hosts must come from the environment.
 DEBUG = env_bool("DJANGO_DEBUG", True)
 ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+if not DEBUG:
+    from django.core.exceptions import ImproperlyConfigured
+
+    if SECRET_KEY == DEVELOPMENT_SECRET_KEY or len(SECRET_KEY) < 32:
+        raise ImproperlyConfigured(
+            "DJANGO_DEBUG is off (production) but DJANGO_SECRET_KEY is unset, the development key, or "
+            "shorter than 32 characters. Generate one: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    if "DJANGO_ALLOWED_HOSTS" not in os.environ:
+        raise ImproperlyConfigured("DJANGO_DEBUG is off (production): set DJANGO_ALLOWED_HOSTS, e.g. shop.example.com")
+    CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -33,6 +49,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",  # API tokens for clients: manage.py drf_create_token <user>
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from here, not a CDN
     "kafka_bridge",
@@ -106,11 +124,13 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    # Authentication and permissions arrive with the orders API's users; until then
-    # the course's routes are open, as in the tutorial.
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "UNAUTHENTICATED_USER": None,
+    # Session for the browsable API (log in at /api-auth/login/ or the admin), token for
+    # clients ("Authorization: Token <key>"). Orders need a user; the catalog is public.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
@@ -137,6 +157,8 @@ CATALOG_CONSUMER_GROUP = os.environ.get("CATALOG_CONSUMER_GROUP", "catalog-servi
 ORDER_RESULTS_TOPIC = os.environ.get("ORDER_RESULTS_TOPIC", "catalog-order-results")
 PRODUCTS_TOPIC = os.environ.get("PRODUCTS_TOPIC", "catalog-products")
 ORDERS_CONSUMER_GROUP = os.environ.get("ORDERS_CONSUMER_GROUP", "order-service")
+# The admin marks products below this stock as low.
+LOW_STOCK_THRESHOLD = int(os.environ.get("LOW_STOCK_THRESHOLD", "10"))
 # GET /api/orders/<orderId>/?wait=N waits at most this long for a final status.
 ORDER_WAIT_MAX_SECONDS = float(os.environ.get("ORDER_WAIT_MAX_SECONDS", "30"))
 # Used only by `manage.py createtopics`: the project creates topics only when told to.
@@ -174,6 +196,8 @@ KAFKA_PUBLISHER_LINGER_MS = int(os.environ.get("KAFKA_PUBLISHER_LINGER_MS", "1")
 # applied at once and batches fill by themselves under load (librdkafka prefetches).
 CONSUMER_BATCH_SIZE = int(os.environ.get("CONSUMER_BATCH_SIZE", "2000"))
 CONSUMER_BATCH_WAIT_SECONDS = float(os.environ.get("CONSUMER_BATCH_WAIT_SECONDS", "0"))
+# Consumers touch a file here on every turn of their loop (`runconsumer --check` reads it).
+CONSUMER_HEARTBEAT_DIR = Path(os.environ.get("CONSUMER_HEARTBEAT_DIR", VAR_DIR / "heartbeats"))
 
 # Outbox relay: events unsent this long after their order was committed are re-published
 # (the web process normally sends them within milliseconds; the grace keeps the relay

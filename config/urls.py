@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from catalog.apis import CatalogListApi, ProductViewSet
 from config import health
+from kafka_bridge.views import sync_page
 from orders.apis import OrderViewSet, UserOrdersApi
 
 router = DefaultRouter()
@@ -17,9 +18,11 @@ urlpatterns = [
     path("catalog-service/catalogs", CatalogListApi.as_view(), name="catalogs"),
     # The same resources, DRF style.
     path("api/", include(router.urls)),
+    path("api-auth/", include("rest_framework.urls")),  # log in / out of the browsable API
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("admin/sync/", admin.site.admin_view(sync_page), name="admin-sync"),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

@@ -26,6 +26,7 @@ from kafka_bridge.config import consumer_config
 from kafka_bridge.deadletters import DeadLetter, DeadLetterPublisher, SourceMessage
 from kafka_bridge.events import InvalidEvent
 from kafka_bridge.faults import crash_point
+from kafka_bridge.heartbeat import Heartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ class BatchConsumer:
         batch_wait: float = 0.0,
         exit_when_idle: float | None = None,
         config_overrides: dict | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.handlers = handlers  # one per topic
         self.topics = list(handlers)
@@ -120,6 +122,7 @@ class BatchConsumer:
         self.batch_size = batch_size
         self.batch_wait = batch_wait
         self.exit_when_idle = exit_when_idle
+        self.heartbeat = heartbeat
         self.stats = LoopStats()
         self._stopping = False
         self._config = consumer_config(group_id=group_id, offset_reset=offset_reset, **(config_overrides or {}))
@@ -142,6 +145,8 @@ class BatchConsumer:
         last_summary, summarised = time.monotonic(), LoopStats()
         try:
             while not self._stopping:
+                if self.heartbeat:
+                    self.heartbeat.beat()
                 messages = self._fetch(consumer)
                 if messages:
                     self._last_activity = time.monotonic()
@@ -159,6 +164,8 @@ class BatchConsumer:
                     self._log_summary(summarised)
                     last_summary, summarised = time.monotonic(), LoopStats(**vars(self.stats))
         finally:
+            if self.heartbeat:
+                self.heartbeat.stop()
             if self.stats.batches != summarised.batches:
                 self._log_summary(summarised)
             dead_letters.close()
@@ -270,6 +277,8 @@ class BatchConsumer:
         while time.monotonic() < deadline:
             if self._stopping:
                 raise _StopRequested
+            if self.heartbeat:  # waiting on purpose is not being stuck
+                self.heartbeat.beat()
             time.sleep(min(0.1, deadline - time.monotonic()))
 
     def _commit(self, consumer: Consumer, messages: list[Message]) -> None:

@@ -1,14 +1,18 @@
 """The order service's HTTP API: validate, call a service, serialise. Nothing else."""
 
 from django.conf import settings
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.pagination import StandardPagination
 from kafka_bridge.events import MAX_ID_LENGTH
+from orders.filters import OrderFilter
 from orders.selectors import order_list, order_wait_final
 from orders.serializers import OrderCreateSerializer, OrderCreateWithUserSerializer, OrderSerializer
 from orders.services import OrderConflict, OrderRefused, order_cancel, order_create
@@ -41,10 +45,22 @@ ORDER_EXAMPLE = OpenApiExample(
 )
 
 
+class IsThatUserOrStaff(BasePermission):
+    """The course's route names its user in the path: only that user (or staff) may use it."""
+
+    message = "You may only see and place your own orders."
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and (request.user.is_staff or request.user.get_username() == view.kwargs["user_id"]))
+
+
 class UserOrdersApi(APIView):
-    """`/order-service/<userId>/orders`: the Spring Cloud course's route. POST places an order, GET lists them."""
+    """`/order-service/<userId>/orders`: the Spring Cloud course's route. POST places an order, GET lists them.
+
+    `userId` is the logged-in user's username (staff may use any)."""
 
     serializer_class = OrderCreateSerializer  # the browsable API's form
+    permission_classes = [IsAuthenticated, IsThatUserOrStaff]
 
     @extend_schema(responses=OrderSerializer(many=True))
     def get(self, request, user_id: str):
@@ -60,15 +76,20 @@ class UserOrdersApi(APIView):
 
 
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """`/api/orders/`: list and place orders; `/api/orders/<orderId>/`: one order."""
+    """`/api/orders/`: your orders (staff: everyone's), newest first, paginated and filterable;
+    POST places one for you. `/api/orders/<orderId>/`: one of them."""
 
     serializer_class = OrderSerializer
     lookup_field = "order_id"
     lookup_url_kwarg = "orderId"
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+    pagination_class = StandardPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = OrderFilter
 
     def get_queryset(self):
-        return order_list(user_id=self.request.query_params.get("userId"))
+        user = self.request.user
+        return order_list(user_id=None if user.is_staff else user.get_username())
 
     def get_serializer_class(self):
         return OrderCreateWithUserSerializer if self.action == "create" else OrderSerializer
@@ -77,7 +98,10 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def create(self, request):
         body = OrderCreateWithUserSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return _create(body.validated_data, body.validated_data["userId"])
+        user_id = body.validated_data.get("userId") or request.user.get_username()
+        if user_id != request.user.get_username() and not request.user.is_staff:
+            raise exceptions.PermissionDenied("You may only place orders for yourself.")
+        return _create(body.validated_data, user_id)
 
     @extend_schema(parameters=[WAIT])
     def retrieve(self, request, orderId: str):

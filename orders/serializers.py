@@ -32,7 +32,8 @@ class OrderCreateSerializer(serializers.Serializer):
 
 
 class OrderCreateWithUserSerializer(OrderCreateSerializer):
-    userId = serializers.CharField(max_length=MAX_ID_LENGTH, trim_whitespace=True)
+    # Optional: the logged-in user's username by default; only staff may name another.
+    userId = serializers.CharField(max_length=MAX_ID_LENGTH, trim_whitespace=True, required=False)
 
 
 class OrderSerializer(serializers.ModelSerializer):

@@ -107,3 +107,15 @@ def stock_of(product_id: str) -> int:
     from catalog.models import Product
 
     return Product.objects.get(product_id=product_id).stock
+
+
+def api_client(username: str = "staff", *, staff: bool = True):
+    """A DRF test client logged in as ``username`` (created if missing; staff by default,
+    which may use any user's course route)."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.test import APIClient
+
+    user, _ = get_user_model().objects.get_or_create(username=username, defaults={"is_staff": staff})
+    client = APIClient()
+    client.force_authenticate(user)
+    return client

@@ -1,4 +1,5 @@
-"""The HTTP API: shapes, routes and validation (PostgreSQL; publishing is covered in test_sync)."""
+"""The HTTP API: shapes, routes, validation and who may do what (PostgreSQL; publishing is
+covered in test_outbox and test_saga)."""
 
 import uuid
 
@@ -6,6 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from orders.models import Order, OutboxEvent
+from testsupport.helpers import api_client
 
 pytestmark = [pytest.mark.django_db(databases=["default", "catalog"]), pytest.mark.usefixtures("replica")]
 
@@ -14,7 +16,8 @@ VALID = {"productId": "CATALOG-001", "qty": 3, "unitPrice": 1000}
 
 @pytest.fixture
 def client():
-    return APIClient()
+    """Logged in as staff, who may use any user's course route."""
+    return api_client()
 
 
 def test_course_route_creates_order_with_server_made_id_and_total(client):
@@ -60,7 +63,7 @@ def test_api_orders_create_list_retrieve(client):
     created = client.post("/api/orders/", {**VALID, "userId": "user-9"}, format="json")
     assert created.status_code == 201, created.content
     order_id = created.json()["orderId"]
-    assert client.get("/api/orders/").json()[0]["orderId"] == order_id
+    assert client.get("/api/orders/").json()["results"][0]["orderId"] == order_id
     assert client.get(f"/api/orders/{order_id}/").json()["userId"] == "user-9"
     assert client.get(f"/api/orders/{uuid.uuid4()}/").status_code == 404
 
@@ -73,7 +76,7 @@ def test_catalog_routes_list_products(client, products):
         ("CATALOG-003", "Stockholm", 120, 2000),
     ]
     assert "createdAt" in course[0]
-    assert client.get("/api/catalog/products/").json() == course
+    assert client.get("/api/catalog/products/").json()["results"] == course
     assert client.get("/api/catalog/products/CATALOG-002/").json()["productName"] == "Tokyo"
     assert client.get("/api/catalog/products/NOPE/").status_code == 404
 
@@ -131,11 +134,60 @@ def test_user_id_over_64_characters_is_rejected(client):
     assert Order.objects.count() == 0
 
 
-def test_api_orders_requires_user_id(client):
+def test_api_orders_are_placed_for_the_logged_in_user_by_default(client):
     response = client.post("/api/orders/", VALID, format="json")
-    assert response.status_code == 400
-    assert "required" in " ".join(response.json()["userId"])
+    assert response.status_code == 201
+    assert response.json()["userId"] == "staff"
+
+
+def test_orders_need_a_logged_in_user_and_the_catalog_does_not():
+    anonymous = APIClient()
+    assert anonymous.post("/order-service/user-1/orders", VALID, format="json").status_code in (401, 403)
+    assert anonymous.get("/api/orders/").status_code in (401, 403)
+    assert anonymous.get("/catalog-service/catalogs").status_code == 200
+    assert anonymous.get("/api/catalog/products/").status_code == 200
     assert Order.objects.count() == 0
+
+
+def test_a_user_sees_and_places_only_their_own_orders(client):
+    client.post("/order-service/alice/orders", VALID, format="json")
+    client.post("/order-service/bob/orders", VALID, format="json")
+    alice = api_client("alice", staff=False)
+    assert [o["userId"] for o in alice.get("/api/orders/").json()["results"]] == ["alice"]
+    assert [o["userId"] for o in alice.get("/order-service/alice/orders").json()] == ["alice"]
+    refused = alice.get("/order-service/bob/orders")
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": "You may only see and place your own orders."}
+    assert alice.post("/order-service/bob/orders", VALID, format="json").status_code == 403
+    assert alice.post("/api/orders/", {**VALID, "userId": "bob"}, format="json").status_code == 403
+    bobs = Order.objects.get(user_id="bob").order_id
+    assert alice.get(f"/api/orders/{bobs}/").status_code == 404
+    assert alice.post(f"/api/orders/{bobs}/cancel/").status_code == 404
+    assert Order.objects.count() == 2
+
+
+def test_token_authentication_for_clients():
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=get_user_model().objects.create_user("carol", password="x"))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert client.post("/order-service/carol/orders", VALID, format="json").status_code == 201
+    client.credentials(HTTP_AUTHORIZATION="Token wrong")
+    assert client.get("/api/orders/").status_code == 401
+
+
+def test_order_list_is_paginated_and_filtered(client):
+    for user, product, price in (("a", "CATALOG-001", 1000), ("b", "CATALOG-002", 1000), ("a", "CATALOG-002", 1000)):
+        client.post(f"/order-service/{user}/orders", {**VALID, "productId": product, "unitPrice": price}, format="json")
+    page = client.get("/api/orders/", {"pageSize": 2}).json()
+    assert (page["count"], len(page["results"]), page["next"] is not None) == (3, 2, True)
+    assert [o["userId"] for o in client.get("/api/orders/", {"userId": "a"}).json()["results"]] == ["a", "a"]
+    assert client.get("/api/orders/", {"productId": "CATALOG-002", "userId": "a"}).json()["count"] == 1
+    assert client.get("/api/orders/", {"status": "CONFIRMED"}).json()["count"] == 0
+    assert client.get("/api/orders/", {"createdAfter": "2999-01-01T00:00:00Z"}).json()["count"] == 0
+    assert "status" in client.get("/api/orders/", {"status": "LOST"}).json()
 
 
 @pytest.mark.parametrize(

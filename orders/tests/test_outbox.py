@@ -6,12 +6,11 @@ import orjson
 import pytest
 from django.db import transaction
 from django.test import override_settings
-from rest_framework.test import APIClient
 
 from kafka_bridge.producer import shutdown_publisher
 from orders.models import Order, OutboxEvent
 from orders.services import order_create
-from testsupport.helpers import consume_orders, manage, read_topic, stock_of
+from testsupport.helpers import api_client, consume_orders, manage, read_topic, stock_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases=["default", "catalog"], transaction=True)]
 
@@ -26,7 +25,7 @@ def wait_until(predicate, timeout=30.0):
 
 
 def test_order_placed_through_api_is_published_as_tutorial_json_and_lowers_stock(topic, replica):
-    response = APIClient().post(
+    response = api_client().post(
         "/order-service/8b2c437c-c8b2-42eb-b9ff-3aa8ee4cac1e/orders",
         {"productId": "CATALOG-001", "qty": 10, "unitPrice": 1000},
         format="json",
@@ -90,7 +89,7 @@ def test_relay_leaves_young_events_to_the_web_process(topic, replica):
 def test_broker_down_order_is_accepted_and_delivered_once_broker_is_back(topic, replica, kafka_broker):
     kafka_broker.stop()
     try:
-        response = APIClient().post(
+        response = api_client().post(
             "/order-service/user-1/orders", {"productId": "CATALOG-003", "qty": 7, "unitPrice": 2000}, format="json"
         )
         assert response.status_code == 201

@@ -9,14 +9,13 @@ import uuid
 import orjson
 import pytest
 from django.db import connections
-from rest_framework.test import APIClient
 
 from catalog.models import Product, StockMovement
 from kafka_bridge.events import OrderResult
 from kafka_bridge.producer import shutdown_publisher
 from orders.models import Order, ProductReplica
 from orders.services import order_create
-from testsupport.helpers import consume_orders, consume_results, manage, produce, stock_of
+from testsupport.helpers import api_client, consume_orders, consume_results, manage, produce, stock_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases=["default", "catalog"], transaction=True)]
 
@@ -65,7 +64,7 @@ def test_orders_for_the_last_units_racing_on_two_partitions_confirm_exactly_stoc
 
 
 def test_cancel_gives_the_stock_back_once_and_a_second_cancel_is_409(topics, replica):
-    client = APIClient()
+    client = api_client()
     order_id = client.post(
         "/order-service/u1/orders", {"productId": "CATALOG-002", "qty": 4, "unitPrice": 1000}, format="json"
     ).json()["orderId"]
@@ -90,7 +89,7 @@ def test_cancel_gives_the_stock_back_once_and_a_second_cancel_is_409(topics, rep
 
 
 def test_order_beyond_stock_is_rejected_and_cannot_be_cancelled(topics, replica):
-    client = APIClient()
+    client = api_client()
     order_id = client.post(
         "/order-service/u1/orders", {"productId": "CATALOG-003", "qty": 121, "unitPrice": 2000}, format="json"
     ).json()["orderId"]
@@ -128,7 +127,7 @@ def test_results_for_orders_the_service_never_made_are_skipped(topics, replica):
 
 
 def test_catalog_products_reach_the_replica_and_decide_what_can_be_ordered(topics):
-    client = APIClient()
+    client = api_client()
     body = {"productId": "CATALOG-777", "qty": 1, "unitPrice": 300}
     assert client.post("/order-service/u/orders", body, format="json").status_code == 400  # not in the catalog yet
 
@@ -173,7 +172,7 @@ def test_wait_returns_the_final_status_in_one_round_trip(topics, replica):
         manage("runorderconsumer", "--group-id", f"orders-{uuid.uuid4()}"),
     ]
     try:
-        client = APIClient()
+        client = api_client()
         # Warm up: the consumers have joined their groups once an order comes back decided.
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

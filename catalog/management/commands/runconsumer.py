@@ -10,7 +10,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from catalog.consumers import OrderEventsHandler
 from config.argtypes import positive_float, positive_int
+from config.health import check_broker, check_database
+from config.routers import CATALOG_DB
 from kafka_bridge.consumer import BatchConsumer
+from kafka_bridge.heartbeat import Heartbeat, last_beat_age
+from kafka_bridge.lag import group_lag
 from kafka_bridge.producer import shutdown_publisher
 
 
@@ -49,6 +53,20 @@ class Command(BaseCommand):
             "leaves some idle (default: %(default)s)",
         )
         parser.add_argument(
+            "--check",
+            action="store_true",
+            help="do not consume: exit 0 if a runconsumer process of this group turned its loop in the last "
+            "--max-age seconds and the catalog database and the broker answer, 1 otherwise (a health check); "
+            "prints the group's lag",
+        )
+        parser.add_argument(
+            "--max-age",
+            type=positive_float,
+            default=30.0,
+            metavar="SECONDS",
+            help="with --check: how old the last sign of life may be (default: %(default)s)",
+        )
+        parser.add_argument(
             "--exit-when-idle",
             type=positive_float,
             metavar="SECONDS",
@@ -58,6 +76,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not options["topic"].strip():
             raise CommandError("--topic must not be empty")
+        if options["check"]:
+            raise SystemExit(consumer_health_report(self.stdout, options))
         if options["processes"] > 1:
             raise SystemExit(self._run_members(options))
         loop = BatchConsumer(
@@ -67,6 +87,7 @@ class Command(BaseCommand):
             batch_size=options["batch_size"],
             batch_wait=settings.CONSUMER_BATCH_WAIT_SECONDS,
             exit_when_idle=options["exit_when_idle"],
+            heartbeat=Heartbeat(f"runconsumer-{options['group_id']}"),
         )
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: loop.stop())
@@ -92,3 +113,28 @@ class Command(BaseCommand):
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, forward)
         return max(process.wait() for process in members)
+
+
+def consumer_health_report(out, options) -> int:
+    """Print the consumer's health and return the exit status (0 healthy, 1 not)."""
+    problems = []
+    age = last_beat_age(f"runconsumer-{options['group_id']}")
+    if age is None:
+        problems.append(f"no runconsumer of group {options['group_id']!r} has run here")
+        out.write("last loop turn: never")
+    else:
+        out.write(f"last loop turn: {age:.1f} s ago")
+        if age > options["max_age"]:
+            problems.append(f"the consumer loop has not turned for {age:.0f} s (limit {options['max_age']:g} s)")
+    for name, problem in (("catalog database", check_database(CATALOG_DB)), ("kafka", check_broker())):
+        out.write(f"{name}: {problem or 'ok'}")
+        if problem:
+            problems.append(f"{name}: {problem}")
+    if not any("kafka" in p for p in problems):
+        for row in group_lag(group_id=options["group_id"], topics=[options["topic"]]):
+            out.write(f"{row.topic}[{row.partition}]: end {row.end}, committed {row.committed}, lag {row.lag}")
+    for problem in problems:
+        out.write(f"UNHEALTHY: {problem}")
+    if not problems:
+        out.write("HEALTHY")
+    return 1 if problems else 0

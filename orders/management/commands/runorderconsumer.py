@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 
 from config.argtypes import positive_float, positive_int
 from kafka_bridge.consumer import BatchConsumer
+from kafka_bridge.heartbeat import Heartbeat
 from orders.consumers import OrderResultsHandler, ProductSnapshotsHandler
 
 
@@ -45,6 +46,7 @@ class Command(BaseCommand):
             batch_size=options["batch_size"],
             batch_wait=settings.CONSUMER_BATCH_WAIT_SECONDS,
             exit_when_idle=options["exit_when_idle"],
+            heartbeat=Heartbeat(f"runorderconsumer-{options['group_id']}"),
         )
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: loop.stop())

@@ -1,0 +1,65 @@
+"""How far behind a consumer group is: per partition, the end offset, the group's
+committed offset and the difference. Read-only (it never joins the group)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, TopicPartition
+
+from kafka_bridge.config import client_config
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    topic: str
+    partition: int
+    end: int  # the next offset to be written
+    committed: int | None  # the group's next offset to read; None: it never committed here
+
+    @property
+    def lag(self) -> int:
+        """Messages the group has yet to process (all of them, if it never committed)."""
+        return self.end - (self.committed or 0)
+
+
+def group_lag(*, group_id: str, topics: list[str], timeout: float = 5.0) -> list[PartitionLag]:
+    """Every partition of ``topics`` (missing topics are left out), in topic, partition order."""
+    consumer = Consumer(client_config(**{"group.id": group_id, "enable.auto.commit": False}))
+    try:
+        metadata = consumer.list_topics(timeout=timeout).topics
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            if topic in metadata and metadata[topic].error is None
+            for p in sorted(metadata[topic].partitions)
+        ]
+        if not partitions:
+            return []
+        committed = {(tp.topic, tp.partition): tp.offset for tp in consumer.committed(partitions, timeout=timeout)}
+        rows = []
+        for tp in partitions:
+            _, high = consumer.get_watermark_offsets(tp, timeout=timeout)
+            offset = committed.get((tp.topic, tp.partition))
+            rows.append(
+                PartitionLag(tp.topic, tp.partition, high, offset if offset is not None and offset >= 0 else None)
+            )
+        return rows
+    finally:
+        consumer.close()
+
+
+def topic_size(*, topic: str, timeout: float = 5.0) -> int:
+    """Messages now in ``topic`` (end minus start offsets, over its partitions); 0 if it does not exist."""
+    consumer = Consumer(client_config(**{"group.id": "stocksync-size-reader", "enable.auto.commit": False}))
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return 0
+        total = 0
+        for p in metadata.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
+            total += high - low
+        return total
+    finally:
+        consumer.close()

@@ -1,0 +1,80 @@
+"""The sync's health at a glance (the admin's Sync page, and ``/metrics``): consumer lag
+per partition, the outbox backlogs, the dead letters. Read-only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from confluent_kafka import KafkaException
+from django.conf import settings
+from django.db import DatabaseError
+from django.db.models import Count, Min, Q
+from django.utils import timezone
+
+from kafka_bridge.config import dead_letter_topic
+from kafka_bridge.lag import PartitionLag, group_lag, topic_size
+from kafka_bridge.outbox import outbox_models
+
+
+@dataclass(frozen=True)
+class ConsumerGroupLag:
+    group_id: str
+    consumer: str  # the command that runs it
+    partitions: list[PartitionLag]
+
+    @property
+    def lag(self) -> int:
+        return sum(p.lag for p in self.partitions)
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    outbox: str
+    unsent: int
+    oldest_unsent: datetime | None
+
+    @property
+    def oldest_age_seconds(self) -> float | None:
+        return (timezone.now() - self.oldest_unsent).total_seconds() if self.oldest_unsent else None
+
+
+@dataclass
+class SyncStatus:
+    groups: list[ConsumerGroupLag] = field(default_factory=list)
+    outboxes: list[OutboxBacklog] = field(default_factory=list)
+    dead_letters: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # what could not be read, and why
+
+
+def consumer_groups() -> list[tuple[str, str, list[str]]]:
+    """(group, command, topics) for each consumer of this project."""
+    return [
+        (settings.CATALOG_CONSUMER_GROUP, "runconsumer", [settings.ORDER_EVENTS_TOPIC]),
+        (settings.ORDERS_CONSUMER_GROUP, "runorderconsumer", [settings.ORDER_RESULTS_TOPIC, settings.PRODUCTS_TOPIC]),
+    ]
+
+
+def sync_status(*, kafka_timeout: float = 3.0) -> SyncStatus:
+    status = SyncStatus()
+    for model, using in outbox_models():
+        try:
+            counts = model.objects.using(using).aggregate(
+                unsent=Count("id", filter=Q(sent_at__isnull=True)),
+                oldest=Min("created_at", filter=Q(sent_at__isnull=True)),
+            )
+            status.outboxes.append(OutboxBacklog(model._meta.label, counts["unsent"], counts["oldest"]))
+        except DatabaseError as exc:
+            status.problems.append(f"{model._meta.label}: database {using!r}: {exc}")
+    try:
+        for group_id, command, topics in consumer_groups():
+            status.groups.append(
+                ConsumerGroupLag(group_id, command, group_lag(group_id=group_id, topics=topics, timeout=kafka_timeout))
+            )
+            for topic in topics:
+                status.dead_letters[dead_letter_topic(topic)] = topic_size(
+                    topic=dead_letter_topic(topic), timeout=kafka_timeout
+                )
+    except KafkaException as exc:
+        status.problems.append(f"Kafka at {settings.KAFKA_BOOTSTRAP_SERVERS}: {exc.args[0].str() if exc.args else exc}")
+    return status

@@ -53,6 +53,7 @@ bench: $(VENV_STAMP) $(KAFKA_STAMP)
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 kafka-start: $(KAFKA_STAMP)
 	bin/kafka-server start

@@ -47,13 +47,20 @@ class ProductAdmin(admin.ModelAdmin):
         movements = StockMovement.objects.filter(product_id=product.product_id).order_by("-id")[:20]
         if not movements:
             return "none yet"
+        # format_html_join escapes its arguments into strings: format numbers and dates first.
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:+d}</td><td>{}</td><td>{:%Y-%m-%d %H:%M:%S}</td>"
-            "<td>{}[{}]@{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
-                (m.order_id, m.kind, f"{m.outcome} {m.reason}".strip(), m.delta, m.stock_after, m.applied_at)
-                + (m.topic, m.partition, m.offset)
+                (
+                    m.order_id,
+                    m.kind,
+                    f"{m.outcome} {m.reason}".strip(),
+                    f"{m.delta:+d}",
+                    "—" if m.stock_after is None else str(m.stock_after),
+                    f"{m.applied_at:%Y-%m-%d %H:%M:%S}",
+                    f"{m.topic}[{m.partition}]@{m.offset}",
+                )
                 for m in movements
             ),
         )

@@ -13,7 +13,7 @@ Read-only. Four findings, each with what to do about it:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
@@ -79,11 +79,16 @@ class ReconcileReport:
         return {**asdict(self), "in_sync": self.in_sync}
 
 
-def sync_reconcile(*, older_than: timedelta) -> ReconcileReport:
-    """Compare every order placed before ``now - older_than`` with the ledger, and the ledger with stock."""
+def sync_reconcile(*, older_than: timedelta, progress: Callable[[int], None] | None = None) -> ReconcileReport:
+    """Compare every order placed before ``now - older_than`` with the ledger, and the ledger with stock.
+
+    ``progress`` is called with the number of rows just checked (for a progress bar).
+    """
+    progress = progress or (lambda n: None)
     report = ReconcileReport(checked_at=timezone.now(), older_than_seconds=older_than.total_seconds())
     cutoff = report.checked_at - older_than
     for chunk in _chunks(Order.objects.filter(created_at__lt=cutoff)):
+        progress(len(chunk))
         report.orders_checked += len(chunk)
         ids = {str(o.order_id) for o in chunk}
         ledger = {
@@ -105,6 +110,7 @@ def sync_reconcile(*, older_than: timedelta) -> ReconcileReport:
                 for o in unapplied
             ]
     for chunk in _chunks(StockMovement.objects.using(CATALOG_DB)):
+        progress(len(chunk))
         report.movements_checked += len(chunk)
         known = set(
             str(i)

@@ -110,7 +110,7 @@ def reserve_or_reject(
                 outcome, reason, delta = REFUSED, UNKNOWN_PRODUCT, 0
             elif not product.active:
                 outcome, reason, delta = REFUSED, PRODUCT_INACTIVE, 0
-            elif current < event.qty:
+            elif stock[event.product_id] < event.qty:
                 outcome, reason, delta = REFUSED, INSUFFICIENT_STOCK, 0
             else:
                 outcome, reason, delta = APPLIED, "", -event.qty

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.db import connections
@@ -71,7 +72,7 @@ SELECT %s, order_id, order_id, payload, clock_timestamp(), 0, '' FROM stock_deci
 RETURNING id
 """
 
-_staged = weakref.WeakSet()  # connections that have the staging tables
+_staged: weakref.WeakSet[Any] = weakref.WeakSet()  # connections that have the staging tables
 
 
 def stock_read_batch_sql(

@@ -126,9 +126,10 @@ REST_FRAMEWORK = {
     ],
     # Session for the browsable API (log in at /api-auth/login/ or the admin), token for
     # clients ("Authorization: Token <key>"). Orders need a user; the catalog is public.
+    # Token first: a client without valid credentials gets 401 with "WWW-Authenticate: Token".
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -209,11 +210,26 @@ OUTBOX_RELAY_BATCH_SIZE = int(os.environ.get("OUTBOX_RELAY_BATCH_SIZE", "5000"))
 OUTBOX_PUBLISH_ON_COMMIT = env_bool("OUTBOX_PUBLISH_ON_COMMIT", True)
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+# human (default): one readable line per event; json: one JSON object per line, with the
+# fields a log pipeline can index (consumer lines about a message carry topic,
+# partition, offset and orderId).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "human").strip().lower()
+if LOG_FORMAT not in {"human", "json"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'human' or 'json', not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)-7s [%(process)d] %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "human": {"format": "%(asctime)s %(levelname)-7s [%(process)d] %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(process)d %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "process": "pid", "name": "logger"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from catalog.apis import CatalogListApi, ProductViewSet
 from config import health
+from kafka_bridge.metrics import metrics_view
 from kafka_bridge.views import sync_page
 from orders.apis import OrderViewSet, UserOrdersApi
 
@@ -26,4 +27,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
 ]

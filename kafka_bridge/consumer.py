@@ -23,10 +23,11 @@ from typing import Generic, Protocol, TypeVar
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from kafka_bridge.config import consumer_config
-from kafka_bridge.deadletters import DeadLetter, DeadLetterPublisher, SourceMessage
+from kafka_bridge.deadletters import DeadLetter, DeadLetterPublisher, SourceMessage, position
 from kafka_bridge.events import InvalidEvent
 from kafka_bridge.faults import crash_point
 from kafka_bridge.heartbeat import Heartbeat
+from kafka_bridge.metrics import CONSUMED, observe_batch
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,11 @@ class Record(SourceMessage, Generic[T]):
     """A decoded message and where it came from."""
 
     event: T
+
+    @property
+    def log_fields(self) -> dict:
+        order_id = getattr(self.event, "order_id", None)
+        return {**self.coordinates(), **({"orderId": order_id} if order_id else {})}
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,21 +230,38 @@ class BatchConsumer:
         by_topic: dict[str, list[Record]] = {}
         letters: list[DeadLetter] = []
         for message in messages:
+            topic, _, _ = position(message)
             try:
-                event = self.handlers[message.topic()].decode(message.value())
+                event = self.handlers[topic].decode(message.value())
             except InvalidEvent as exc:
                 letters.append(DeadLetter(SourceMessage.of(message), str(exc), type(exc).__name__))
                 continue
-            by_topic.setdefault(message.topic(), []).append(Record.of(message, event=event))
+            by_topic.setdefault(topic, []).append(Record.of(message, event=event))
         result = BatchResult()
         for topic, records in by_topic.items():
-            result += self._apply(self.handlers[topic], records)
+            started = time.monotonic()
+            applied = self._apply(self.handlers[topic], records)
+            observe_batch(
+                topic,
+                seconds=time.monotonic() - started,
+                timestamps_ms=[r.timestamp_ms for r in records],
+                counts={"applied": applied.applied, "refused": applied.refused, "skipped": applied.skipped},
+            )
+            result += applied
         crash_point("consumer.after_db_commit")
         letters += [r.dead_letter() for r in result.rejected]
         for letter in letters:
-            logger.warning("dead-lettering %s: %s (%s)", letter.source.where, letter.reason, letter.exception)
+            logger.warning(
+                "dead-lettering %s: %s (%s)",
+                letter.source.where,
+                letter.reason,
+                letter.exception,
+                extra=letter.source.log_fields,
+            )
         if letters and not dead_letters.send(letters, should_stop=lambda: self._stopping):
             raise _StopRequested
+        for letter in letters:
+            CONSUMED.labels(letter.source.topic, "dead_lettered").inc()
         self._commit(consumer, messages)
         crash_point("consumer.after_offset_commit")
         self.stats.add(result, len(letters))
@@ -256,12 +279,13 @@ class BatchConsumer:
                     len(records),
                     records[0].where,
                     backoff,
+                    extra=records[0].log_fields,
                 )
                 self._sleep(backoff)
                 backoff = min(backoff * 2, 30)
             except Exception as exc:
                 if len(records) == 1:
-                    logger.exception("could not apply %s", records[0].where)
+                    logger.exception("could not apply %s", records[0].where, extra=records[0].log_fields)
                     return BatchResult(
                         rejected=[Rejection(records[0], f"could not be applied: {exc}", type(exc).__name__)]
                     )
@@ -287,8 +311,8 @@ class BatchConsumer:
         # broker round trip per batch. Revocation and shutdown commit synchronously.
         batch: dict[tuple[str, int], int] = {}
         for message in messages:
-            tp = (message.topic(), message.partition())
-            batch[tp] = max(batch.get(tp, 0), message.offset() + 1)
+            topic, partition, offset = position(message)
+            batch[topic, partition] = max(batch.get((topic, partition), 0), offset + 1)
         self._positions.update(batch)
         try:
             consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in batch.items()], asynchronous=True)

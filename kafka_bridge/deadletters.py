@@ -10,11 +10,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from kafka_bridge.config import client_config, dead_letter_topic, producer_config
-from kafka_bridge.producer import deliver
+from kafka_bridge.producer import Headers, deliver
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +35,7 @@ class SourceMessage:
     def of(cls, message: Message, **extra):
         """From a consumed message; subclasses pass their extra fields in ``extra``."""
         return cls(
-            message.topic(),
-            message.partition(),
-            message.offset(),
+            *position(message),
             message.timestamp()[1],
             message.key(),
             message.value(),
@@ -47,6 +46,21 @@ class SourceMessage:
     def where(self) -> str:
         return f"{self.topic}[{self.partition}]@{self.offset}"
 
+    @property
+    def log_fields(self) -> dict:
+        """For ``logger.…(extra=…)``: the fields a JSON log line carries about this message."""
+        return self.coordinates()
+
+    def coordinates(self) -> dict:
+        return {"topic": self.topic, "partition": self.partition, "offset": self.offset}
+
+
+def position(message: Message) -> tuple[str, int, int]:
+    """A consumed message's topic, partition and offset (always set on one that was consumed)."""
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    assert topic is not None and partition is not None and offset is not None
+    return topic, partition, offset
+
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
@@ -55,7 +69,7 @@ class DeadLetter:
     exception: str
 
 
-def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
+def dead_letter_headers(letter: DeadLetter) -> Headers:
     source = letter.source
     return [
         ("dlt.reason", letter.reason.encode()),
@@ -174,23 +188,28 @@ def dead_letters_read(*, topic: str, timeout: float = 10) -> list[StoredDeadLett
             message = consumer.poll(0.5)
             if message is None or message.error() is not None:
                 continue
+            _, partition, offset = position(message)
+            headers = cast(list[tuple[str, bytes | None]], message.headers() or [])
             letters.append(
                 StoredDeadLetter(
-                    partition=message.partition(),
-                    offset=message.offset(),
+                    partition=partition,
+                    offset=offset,
                     key=message.key(),
                     value=message.value(),
-                    headers={k: (v or b"").decode(errors="replace") for k, v in (message.headers() or [])},
+                    headers={k: (v or b"").decode(errors="replace") for k, v in headers},
                 )
             )
-            if message.offset() + 1 >= remaining.get(message.partition(), 0):
-                remaining.pop(message.partition(), None)
+            if offset + 1 >= remaining.get(partition, 0):
+                remaining.pop(partition, None)
         return sorted(letters, key=lambda letter: (letter.partition, letter.offset))
     finally:
         consumer.close()
 
 
-def dead_letters_replay(letters: list[StoredDeadLetter]) -> int:
+REPLAY_CHUNK = 1000  # letters sent, and acknowledged, at a time (a progress bar's step)
+
+
+def dead_letters_replay(letters: list[StoredDeadLetter], *, progress: Callable[[int], None] | None = None) -> int:
     """Send dead letters back to their original topic, key and value unchanged.
 
     Safe to repeat: consumers apply by id, so an event already applied is skipped; one
@@ -200,13 +219,20 @@ def dead_letters_replay(letters: list[StoredDeadLetter]) -> int:
     if unknown:
         raise ValueError(f"dead letter(s) {', '.join(unknown)} have no dlt.original.topic header; cannot replay them")
     producer = Producer(producer_config(**{"linger.ms": 0}))
-    errors = deliver(
-        producer,
-        [
-            (letter.original_topic, letter.key, letter.value, [("dlt.replayed-from", letter.id.encode())])
-            for letter in letters
-        ],
-    )
+    errors: list[KafkaError | None] = []
+    for start in range(0, len(letters), REPLAY_CHUNK):
+        chunk = letters[start : start + REPLAY_CHUNK]
+        sent = deliver(
+            producer,
+            [
+                (letter.original_topic, letter.key, letter.value, [("dlt.replayed-from", letter.id.encode())])
+                for letter in chunk
+            ],
+        )
+        assert sent is not None  # no should_stop: every report comes back
+        errors += sent
+        if progress:
+            progress(len(chunk))
     failures = [f"{letter.id}: {err}" for letter, err in zip(letters, errors, strict=True) if err is not None]
     if failures:
         raise RuntimeError(f"replay not acknowledged by the broker: {', '.join(failures)}")

@@ -127,7 +127,8 @@ def shutdown_publisher(timeout: float = 10) -> None:
         _publisher = None
 
 
-Outgoing = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]] | None]  # topic, key, value, headers
+Headers = list[tuple[str, str | bytes | None]]
+Outgoing = tuple[str, bytes | None, bytes | None, Headers | None]  # topic, key, value, headers
 
 
 def deliver(
@@ -140,16 +141,17 @@ def deliver(
     turns true before they all have.
     """
     outcome: dict[int, KafkaError | None] = {}
+
+    def reporter(index: int) -> DeliveryCallback:
+        def report(err: KafkaError | None, _msg: Message) -> None:
+            outcome[index] = err
+
+        return report
+
     for index, (topic, key, value, headers) in enumerate(messages):
         while True:
             try:
-                producer.produce(
-                    topic,
-                    key=key,
-                    value=value,
-                    headers=headers,
-                    on_delivery=lambda err, _msg, index=index: outcome.__setitem__(index, err),
-                )
+                producer.produce(topic, key=key, value=value, headers=headers, on_delivery=reporter(index))
                 break
             except BufferError:
                 producer.poll(0.1)  # the local queue is full: let acknowledgements drain it

@@ -7,10 +7,10 @@ from kafka_bridge.models import OutboxEventBase
 
 class Order(models.Model):
     class Status(models.TextChoices):
-        PENDING = "PENDING", "pending"  # placed; the catalog has not answered yet
-        CONFIRMED = "CONFIRMED", "confirmed"  # the catalog reserved the stock
-        REJECTED = "REJECTED", "rejected"  # the catalog refused it (see reason)
-        CANCELLED = "CANCELLED", "cancelled"  # cancelled by its user; stock given back
+        PENDING = "PENDING", "Pending"  # placed; the catalog has not answered yet
+        CONFIRMED = "CONFIRMED", "Confirmed"  # the catalog reserved the stock
+        REJECTED = "REJECTED", "Rejected"  # the catalog refused it (see reason)
+        CANCELLED = "CANCELLED", "Cancelled"  # cancelled by its user; stock given back
 
     class Reason(models.TextChoices):
         NONE = "", "—"

@@ -94,7 +94,9 @@ def order_apply_results(*, records: list[Record[OrderResult]]) -> BatchResult:
             outcome = record.event
             order = orders.get(outcome.order_id)
             if order is None:
-                logger.info("result for unknown order %s (%s): skipped", outcome.order_id, record.where)
+                logger.info(
+                    "result for unknown order %s (%s): skipped", outcome.order_id, record.where, extra=record.log_fields
+                )
                 result.skipped += 1
                 continue
             status = Order.Status(outcome.status)

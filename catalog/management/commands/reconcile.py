@@ -1,9 +1,11 @@
 """``python manage.py reconcile``: are orders and the catalog's stock in sync? Exit 0 if so, 1 if not."""
 
 import json
+import sys
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand
+from tqdm import tqdm
 
 from catalog.reconcile import ReconcileReport, sync_reconcile
 from config.argtypes import non_negative_float
@@ -25,7 +27,10 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
     def handle(self, *args, **options):
-        report = sync_reconcile(older_than=timedelta(seconds=options["older_than"]))
+        older_than = timedelta(seconds=options["older_than"])
+        # A bar on a terminal (stderr), nothing when piped: the report is what scripts read.
+        with tqdm(desc="checking orders and ledger rows", unit=" rows", disable=not sys.stderr.isatty()) as bar:
+            report = sync_reconcile(older_than=older_than, progress=bar.update)
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict(), default=str, indent=2))
         else:

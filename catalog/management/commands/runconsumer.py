@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 
+import prometheus_client
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -67,6 +68,13 @@ class Command(BaseCommand):
             help="with --check: how old the last sign of life may be (default: %(default)s)",
         )
         parser.add_argument(
+            "--metrics-port",
+            type=positive_int,
+            metavar="PORT",
+            help="serve this process's Prometheus metrics on http://0.0.0.0:PORT/metrics "
+            "(with --processes N: PORT, PORT+1, …)",
+        )
+        parser.add_argument(
             "--exit-when-idle",
             type=positive_float,
             metavar="SECONDS",
@@ -89,6 +97,8 @@ class Command(BaseCommand):
             exit_when_idle=options["exit_when_idle"],
             heartbeat=Heartbeat(f"runconsumer-{options['group_id']}"),
         )
+        if options["metrics_port"]:
+            prometheus_client.start_http_server(options["metrics_port"])
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: loop.stop())
         try:
@@ -103,7 +113,11 @@ class Command(BaseCommand):
         member += ["--batch-size", str(options["batch_size"])]
         if options["exit_when_idle"]:
             member += ["--exit-when-idle", str(options["exit_when_idle"])]
-        members = [subprocess.Popen(member) for _ in range(options["processes"])]
+        port = options["metrics_port"]  # member i serves its metrics on port + i
+        members = [
+            subprocess.Popen(member + (["--metrics-port", str(port + i)] if port else []))
+            for i in range(options["processes"])
+        ]
 
         def forward(signum, _frame):
             for process in members:

@@ -1,8 +1,11 @@
 """``python manage.py deadletters list|show|replay``: the messages a consumer refused, and why."""
 
+import sys
+
 from confluent_kafka import KafkaException
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
 
 from kafka_bridge.config import dead_letter_topic
 from kafka_bridge.deadletters import StoredDeadLetter, dead_letters_read, dead_letters_replay
@@ -70,7 +73,8 @@ class Command(BaseCommand):
         if options["reason_contains"]:
             chosen = [letter for letter in chosen if options["reason_contains"] in letter.reason]
         try:
-            count = dead_letters_replay(chosen)
+            with tqdm(total=len(chosen), desc="replaying", unit=" letters", disable=not sys.stderr.isatty()) as bar:
+                count = dead_letters_replay(chosen, progress=bar.update)
         except (ValueError, RuntimeError, KafkaException) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"replayed {count} dead letter(s); the consumer applies each at most once")

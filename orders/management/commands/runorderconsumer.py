@@ -2,6 +2,7 @@
 
 import signal
 
+import prometheus_client
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
@@ -28,6 +29,12 @@ class Command(BaseCommand):
             help="most events applied per database transaction (default: %(default)s)",
         )
         parser.add_argument(
+            "--metrics-port",
+            type=positive_int,
+            metavar="PORT",
+            help="serve this process's Prometheus metrics on http://0.0.0.0:PORT/metrics",
+        )
+        parser.add_argument(
             "--exit-when-idle",
             type=positive_float,
             metavar="SECONDS",
@@ -48,6 +55,8 @@ class Command(BaseCommand):
             exit_when_idle=options["exit_when_idle"],
             heartbeat=Heartbeat(f"runorderconsumer-{options['group_id']}"),
         )
+        if options["metrics_port"]:
+            prometheus_client.start_http_server(options["metrics_port"])
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: loop.stop())
         loop.run()

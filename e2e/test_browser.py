@@ -1,0 +1,92 @@
+"""As a person would use it, in Debian's Chromium driven by Playwright: log into the admin,
+place an order in the browsable API, watch the product's stock and ledger change in the
+admin, open the Sync page. Screenshots go to var/screenshots/ (ignored by git)."""
+
+import os
+import shutil
+
+import pytest
+
+from testsupport.helpers import ROOT, consume_orders, consume_results
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.browser,
+    pytest.mark.django_db(databases=["default", "catalog"], transaction=True),
+]
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS = ROOT / "var" / "screenshots"
+
+
+@pytest.fixture
+def page(live_server):
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own database
+    # calls are synchronous all the same.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            chromium_sandbox=False,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page()
+        page.set_default_timeout(15000)
+        yield page
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def test_order_in_the_browsable_api_shows_up_in_the_admin(page, live_server, topics, replica):
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_superuser("admin", "admin@example.com", "admin-password-1")
+
+    page.goto(f"{live_server.url}/admin/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin-password-1")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#sync-link")
+    page.screenshot(path=SHOTS / "1-admin-index.png")
+
+    # The session carries over to the browsable API: place the tutorial's order there.
+    page.goto(f"{live_server.url}/order-service/admin/orders")
+    page.click("text=Raw data")
+    page.select_option("#id__content_type", "application/json")
+    page.fill("#id__content", '{"productId": "CATALOG-001", "qty": 10, "unitPrice": 1000}')
+    page.click("#post-generic-content-form button:has-text('POST')")
+    page.wait_for_selector("text=HTTP 201 Created")
+    assert "PENDING" in page.content()
+    page.screenshot(path=SHOTS / "2-order-placed.png")
+
+    # What runconsumer and runorderconsumer do, in this process.
+    from kafka_bridge.producer import shutdown_publisher
+
+    shutdown_publisher()
+    consume_orders(topics["ORDER_EVENTS_TOPIC"], idle=2)
+    shutdown_publisher()
+    consume_results(idle=2)
+
+    page.goto(f"{live_server.url}/admin/catalog/product/?q=CATALOG-001")
+    row = page.locator("#result_list tbody tr", has_text="CATALOG-001")
+    assert "90" in row.inner_text()
+    row.locator("a").first.click()
+    ledger = page.locator("#ledger")
+    assert "-10" in ledger.inner_text() and "applied" in ledger.inner_text()
+    page.screenshot(path=SHOTS / "3-product-ledger.png", full_page=True)
+
+    page.goto(f"{live_server.url}/admin/orders/order/")
+    assert "Confirmed" in page.locator("#result_list").inner_text()
+
+    page.click("text=Home")
+    page.click("text=Sync status")
+    page.wait_for_selector("text=Consumer lag")
+    content = page.content()
+    assert "Outbox backlog" in content and "Dead letters" in content and "catalog-service" in content
+    page.screenshot(path=SHOTS / "4-sync.png", full_page=True)

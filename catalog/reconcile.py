@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from catalog.models import Product, StockMovement
+from catalog.reservations import APPLIED, CANCEL, ORDER
 from config.routers import CATALOG_DB
 from orders.models import Order, OutboxEvent
 
@@ -97,7 +98,7 @@ def sync_reconcile(*, older_than: timedelta, progress: Callable[[int], None] | N
             .filter(order_id__in=ids)
             .values_list("order_id", "kind", "outcome")
         }
-        unapplied = [o for o in chunk if (str(o.order_id), StockMovement.Kind.ORDER) not in ledger]
+        unapplied = [o for o in chunk if (str(o.order_id), ORDER) not in ledger]
         report.statuses += [m for o in chunk if (m := _status_mismatch(o, ledger, cutoff))]
         if unapplied:
             outbox = {
@@ -158,20 +159,20 @@ def _stock_mismatches() -> Iterator[StockMismatch]:
 
 
 def _status_mismatch(order: Order, ledger: dict[tuple[str, str], str], cutoff: datetime) -> StatusMismatch | None:
-    order_id = str(order.order_id)
-    if order.status == Order.Status.CANCELLED:
-        if (order_id, StockMovement.Kind.CANCEL) in ledger or (order.status_changed_at or cutoff) >= cutoff:
+    order_id, status = str(order.order_id), str(order.status)
+    if status == "CANCELLED":
+        if (order_id, CANCEL) in ledger or (order.status_changed_at or cutoff) >= cutoff:
             return None
-        return StatusMismatch(order_id, order.status, "not cancelled", "cancellation not applied by the catalog")
-    outcome = ledger.get((order_id, StockMovement.Kind.ORDER))
+        return StatusMismatch(order_id, status, "not cancelled", "cancellation not applied by the catalog")
+    outcome = ledger.get((order_id, ORDER))
     if outcome is None:
         return None  # reported as missing
-    expected = Order.Status.CONFIRMED if outcome == StockMovement.Outcome.APPLIED else Order.Status.REJECTED
-    if order.status == expected:
+    expected = "CONFIRMED" if outcome == APPLIED else "REJECTED"
+    if status == expected:
         return None
-    if order.status == Order.Status.PENDING:
-        return StatusMismatch(order_id, order.status, expected, "the catalog's result has not reached the order")
-    return StatusMismatch(order_id, order.status, expected, "the order's status contradicts the ledger")
+    if status == "PENDING":
+        return StatusMismatch(order_id, status, expected, "the catalog's result has not reached the order")
+    return StatusMismatch(order_id, status, expected, "the order's status contradicts the ledger")
 
 
 def _outbox_state(event: OutboxEvent | None) -> str:

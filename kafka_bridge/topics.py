@@ -6,7 +6,14 @@ import logging
 import time
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    ResourceType,
+)
 
 from kafka_bridge.config import client_config
 
@@ -63,3 +70,18 @@ def _wait_for_leaders(admin: AdminClient, names: list[str], timeout: float) -> N
         ):
             return
         time.sleep(0.1)
+
+
+def topic_config_ensure(*, name: str, config: dict[str, str], timeout: float = 30) -> None:
+    """Set these configs on an existing topic (e.g. compaction on a topic a producer's
+    publication created with the broker's defaults). Other configs are left alone."""
+    admin = AdminClient(client_config())
+    resource = ConfigResource(
+        ResourceType.TOPIC,
+        name,
+        incremental_configs=[
+            ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET) for key, value in config.items()
+        ],
+    )
+    for future in admin.incremental_alter_configs([resource], request_timeout=timeout).values():
+        future.result()

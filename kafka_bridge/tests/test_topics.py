@@ -2,12 +2,14 @@
 
 import subprocess
 import uuid
+from io import StringIO
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 
+from kafka_bridge.topics import topics_ensure
 from testsupport.helpers import ROOT
 
 pytestmark = pytest.mark.integration
@@ -64,3 +66,11 @@ def test_createtopics_refuses_impossible_settings():
         call_command("createtopics", "--replication-factor", "1", "--min-insync-replicas", "2")
     with pytest.raises(CommandError, match="at least 1"):
         call_command("createtopics", "--partitions", "0")
+
+
+def test_createtopics_makes_a_products_topic_created_with_defaults_compacted():
+    name = f"test-products-{uuid.uuid4().hex[:8]}"
+    topics_ensure(names=[name], partitions=1)  # as the broker's auto-creation would
+    with override_settings(PRODUCTS_TOPIC=name):
+        call_command("createtopics", stdout=StringIO())
+    assert "cleanup.policy=compact" in kafka_cli("kafka-topics", "--describe", "--topic", name)

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from kafka_bridge.config import dead_letter_topic
-from kafka_bridge.topics import topics_ensure
+from kafka_bridge.topics import topic_config_ensure, topics_ensure
 
 
 class Command(BaseCommand):
@@ -60,6 +60,10 @@ class Command(BaseCommand):
                     replication_factor=options["replication_factor"],
                     config=common,
                 )
+            # Created earlier with the broker's defaults (a product saved before this ran)?
+            # Compaction is what lets a new replica rebuild from the topic: make sure of it.
+            if settings.PRODUCTS_TOPIC not in created:
+                topic_config_ensure(name=settings.PRODUCTS_TOPIC, config={"cleanup.policy": "compact"})
         except KafkaException as exc:
             raise CommandError(f"could not create topics on {settings.KAFKA_BOOTSTRAP_SERVERS}: {exc}") from exc
         names = [name for topic, _ in topics for name in (topic, dead_letter_topic(topic))]

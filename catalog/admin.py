@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
 from catalog.models import OutboxEvent, Product, StockMovement
-from orders.admin import OutboxEventAdminBase
+from kafka_bridge.admin import OutboxEventAdmin, ReadOnlyAdmin
 
 
 class StockLevelFilter(admin.SimpleListFilter):
@@ -72,7 +72,7 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(admin.ModelAdmin):
+class StockMovementAdmin(ReadOnlyAdmin):
     list_display = [
         "order_id",
         "kind",
@@ -90,14 +90,5 @@ class StockMovementAdmin(admin.ModelAdmin):
     list_filter = ["kind", "outcome", "reason"]
     date_hierarchy = "applied_at"
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-admin.site.register(OutboxEvent, OutboxEventAdminBase)
+admin.site.register(OutboxEvent, OutboxEventAdmin)

@@ -12,7 +12,6 @@ Read-only. Four findings, each with what to do about it:
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from catalog.models import Product, StockMovement
 from catalog.reservations import APPLIED, CANCEL, ORDER
 from config.routers import CATALOG_DB
 from orders.models import Order, OutboxEvent
+from orders.selectors import could_be_order_id
 
 CHUNK = 5000
 
@@ -115,9 +115,9 @@ def sync_reconcile(*, older_than: timedelta, progress: Callable[[int], None] | N
         report.movements_checked += len(chunk)
         known = set(
             str(i)
-            for i in Order.objects.filter(order_id__in=[m.order_id for m in chunk if _is_uuid(m.order_id)]).values_list(
-                "order_id", flat=True
-            )
+            for i in Order.objects.filter(
+                order_id__in=[m.order_id for m in chunk if could_be_order_id(m.order_id)]
+            ).values_list("order_id", flat=True)
         )
         report.orphans += [
             OrphanMovement(m.order_id, m.product_id, m.delta, f"{m.topic}[{m.partition}]@{m.offset}", m.applied_at)
@@ -182,14 +182,6 @@ def _outbox_state(event: OutboxEvent | None) -> str:
         return f"sent {event.sent_at:%Y-%m-%d %H:%M:%S}"
     error = f": {event.last_error}" if event.last_error else ""
     return f"unsent ({event.attempts} relay attempt(s){error})"
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _chunks(queryset) -> Iterator[list]:

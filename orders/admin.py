@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from kafka_bridge.admin import OutboxEventAdmin, ReadOnlyAdmin
 from orders.models import Order, OutboxEvent, ProductReplica
 from orders.services import OrderConflict, order_cancel
 
@@ -41,34 +42,11 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProductReplica)
-class ProductReplicaAdmin(admin.ModelAdmin):
-    """The catalog's products as the order service last heard of them: read-only."""
+class ProductReplicaAdmin(ReadOnlyAdmin):
+    """The catalog's products as the order service last heard of them."""
 
     list_display = ["product_id", "product_name", "unit_price", "active", "version", "replicated_at"]
     search_fields = ["product_id", "product_name"]
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class OutboxEventAdminBase(admin.ModelAdmin):
-    list_display = ["id", "topic", "key", "created_at", "sent_at", "attempts"]
-    list_filter = [("sent_at", admin.EmptyFieldListFilter), "topic"]
-    readonly_fields = ["topic", "key", "payload_text", "created_at", "sent_at", "attempts", "last_error"]
-    exclude = ["payload"]
-
-    @admin.display(description="payload")
-    def payload_text(self, obj):
-        return bytes(obj.payload).decode(errors="replace")
-
-    def has_add_permission(self, request):
-        return False
-
-
-admin.site.register(OutboxEvent, OutboxEventAdminBase)
+admin.site.register(OutboxEvent, OutboxEventAdmin)

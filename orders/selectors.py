@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 from django.db.models import QuerySet
 
@@ -27,3 +28,13 @@ def order_wait_final(*, order: Order, timeout: float) -> Order:
         pause = min(pause * 2, 0.2)
         order = Order.objects.get(pk=order.pk)
     return order
+
+
+def could_be_order_id(text: str) -> bool:
+    """Whether ``text`` is an orderId this service could have made (a UUID). Other ids on
+    the topics — the tutorial's hand-typed "test-order-id-dummy-id" — are not ours."""
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True

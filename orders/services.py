@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,6 +11,7 @@ from kafka_bridge.consumer import BatchResult, Record
 from kafka_bridge.events import ORDER_CANCELLED, OrderResult, ProductSnapshot
 from orders.models import Order, ProductReplica
 from orders.outbox import outbox_send_order_event
+from orders.selectors import could_be_order_id
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def order_apply_results(*, records: list[Record[OrderResult]]) -> BatchResult:
         orders = {
             str(o.order_id): o
             for o in Order.objects.select_for_update()
-            .filter(order_id__in=[r.event.order_id for r in records if _is_uuid(r.event.order_id)])
+            .filter(order_id__in=[r.event.order_id for r in records if could_be_order_id(r.event.order_id)])
             .order_by("order_id")
         }
         changed: dict[str, Order] = {}
@@ -144,11 +144,3 @@ def replica_apply_snapshots(*, records: list[Record[ProductSnapshot]]) -> BatchR
             result.applied += 1
     result.skipped += len(records) - len(latest)
     return result
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True

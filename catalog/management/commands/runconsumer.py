@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 
-import prometheus_client
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -13,10 +12,9 @@ from catalog.consumers import OrderEventsHandler
 from config.argtypes import positive_float, positive_int
 from config.health import check_broker, check_database
 from config.routers import CATALOG_DB
-from kafka_bridge.consumer import BatchConsumer
-from kafka_bridge.heartbeat import Heartbeat, last_beat_age
+from kafka_bridge.heartbeat import last_beat_age
 from kafka_bridge.lag import group_lag
-from kafka_bridge.producer import shutdown_publisher
+from kafka_bridge.runner import add_consumer_arguments, run_consumer
 
 
 class Command(BaseCommand):
@@ -29,9 +27,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--topic", default=settings.ORDER_EVENTS_TOPIC, help="topic to consume (default: %(default)s)"
         )
-        parser.add_argument(
-            "--group-id", default=settings.CATALOG_CONSUMER_GROUP, help="consumer group (default: %(default)s)"
-        )
+        add_consumer_arguments(parser, default_group=settings.CATALOG_CONSUMER_GROUP)
         parser.add_argument(
             "--offset-reset",
             choices=["earliest", "latest"],
@@ -39,12 +35,6 @@ class Command(BaseCommand):
             help="where a group with no committed offset starts: earliest = from the first message "
             "still in the topic, latest = only messages produced from now on (default: %(default)s). "
             "A group that has committed offsets always resumes where it left off.",
-        )
-        parser.add_argument(
-            "--batch-size",
-            type=positive_int,
-            default=settings.CONSUMER_BATCH_SIZE,
-            help="most events applied per database transaction (default: %(default)s)",
         )
         parser.add_argument(
             "--processes",
@@ -67,19 +57,6 @@ class Command(BaseCommand):
             metavar="SECONDS",
             help="with --check: how old the last sign of life may be (default: %(default)s)",
         )
-        parser.add_argument(
-            "--metrics-port",
-            type=positive_int,
-            metavar="PORT",
-            help="serve this process's Prometheus metrics on http://0.0.0.0:PORT/metrics "
-            "(with --processes N: PORT, PORT+1, …)",
-        )
-        parser.add_argument(
-            "--exit-when-idle",
-            type=positive_float,
-            metavar="SECONDS",
-            help="exit (status 0) after this many seconds without a message; for scripts and tests",
-        )
 
     def handle(self, *args, **options):
         if not options["topic"].strip():
@@ -88,23 +65,12 @@ class Command(BaseCommand):
             raise SystemExit(consumer_health_report(self.stdout, options))
         if options["processes"] > 1:
             raise SystemExit(self._run_members(options))
-        loop = BatchConsumer(
+        run_consumer(
+            name="runconsumer",
             handlers={options["topic"]: OrderEventsHandler()},
-            group_id=options["group_id"],
             offset_reset=options["offset_reset"],
-            batch_size=options["batch_size"],
-            batch_wait=settings.CONSUMER_BATCH_WAIT_SECONDS,
-            exit_when_idle=options["exit_when_idle"],
-            heartbeat=Heartbeat(f"runconsumer-{options['group_id']}"),
+            options=options,
         )
-        if options["metrics_port"]:
-            prometheus_client.start_http_server(options["metrics_port"])
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: loop.stop())
-        try:
-            loop.run()
-        finally:
-            shutdown_publisher()  # send the last results (the relay would, later)
 
     def _run_members(self, options) -> int:
         """Start N single-process members of the group; pass signals on; exit with the worst status."""

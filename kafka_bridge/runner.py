@@ -1,0 +1,66 @@
+"""What every consumer command shares: its options and how it runs the loop.
+
+A command names its topics and handlers; this adds ``--group-id``, ``--batch-size``,
+``--metrics-port`` and ``--exit-when-idle``, and runs ``BatchConsumer`` until SIGINT/SIGTERM
+(finish the batch in hand, commit, exit 0), with its heartbeat and, if asked, its metrics.
+"""
+
+from __future__ import annotations
+
+import signal
+from argparse import ArgumentParser
+from typing import Any
+
+import prometheus_client
+from django.conf import settings
+
+from config.argtypes import positive_float, positive_int
+from kafka_bridge.consumer import BatchConsumer, BatchHandler
+from kafka_bridge.heartbeat import Heartbeat
+from kafka_bridge.producer import shutdown_publisher
+
+
+def add_consumer_arguments(parser: ArgumentParser, *, default_group: str) -> None:
+    parser.add_argument("--group-id", default=default_group, help="consumer group (default: %(default)s)")
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=settings.CONSUMER_BATCH_SIZE,
+        help="most events applied per database transaction (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=positive_int,
+        metavar="PORT",
+        help="serve this process's Prometheus metrics on http://0.0.0.0:PORT/metrics "
+        "(runconsumer --processes N: PORT, PORT+1, …)",
+    )
+    parser.add_argument(
+        "--exit-when-idle",
+        type=positive_float,
+        metavar="SECONDS",
+        help="exit (status 0) after this many seconds without a message; for scripts and tests",
+    )
+
+
+def run_consumer(
+    *, name: str, handlers: dict[str, BatchHandler], options: dict[str, Any], offset_reset: str = "earliest"
+) -> None:
+    """Run one member of ``options["group_id"]`` in this process until stopped or idle."""
+    loop = BatchConsumer(
+        handlers=handlers,
+        group_id=options["group_id"],
+        offset_reset=offset_reset,
+        batch_size=options["batch_size"],
+        batch_wait=settings.CONSUMER_BATCH_WAIT_SECONDS,
+        exit_when_idle=options["exit_when_idle"],
+        heartbeat=Heartbeat(f"{name}-{options['group_id']}"),
+    )
+    if options["metrics_port"]:
+        prometheus_client.start_http_server(options["metrics_port"])
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: loop.stop())
+    try:
+        loop.run()
+    finally:
+        shutdown_publisher()  # what the handlers published on commit goes out now (or the relay sends it)

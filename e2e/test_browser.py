@@ -40,6 +40,12 @@ def page(live_server):
         page.set_default_timeout(15000)
         yield page
         browser.close()
+        # Database connections opened inside Playwright's context belong to that context
+        # (Django's connections are context-local): close them here, or they outlive the
+        # test databases.
+        from django.db import connections
+
+        connections.close_all()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 

@@ -28,6 +28,7 @@ class EventPublisher:
     """A producer plus the thread that polls it. ``publish`` never blocks on the network."""
 
     IDLE_SECONDS = 1.0
+    AFTER_CALLBACKS_EVERY = 0.05
 
     def __init__(
         self,
@@ -70,13 +71,20 @@ class EventPublisher:
         self._thread.join(timeout=2)
 
     def _poll_forever(self) -> None:
-        idle_since = time.monotonic()
+        idle_since = last_round = time.monotonic()
         idle_called = True
+        unreported = False  # callbacks served since after_callbacks last ran
         while not self._stopping.is_set():
             try:
                 served = self._producer.poll(0.1)
-                if served and self._after_callbacks:
-                    self._after_callbacks()
+                unreported = unreported or bool(served)
+                # Under load reports trickle in a few at a time: act on them together, at
+                # most every AFTER_CALLBACKS_EVERY seconds, and at once when they stop.
+                now = time.monotonic()
+                if unreported and (not served or now - last_round >= self.AFTER_CALLBACKS_EVERY):
+                    unreported, last_round = False, now
+                    if self._after_callbacks:
+                        self._after_callbacks()
             except Exception:  # a callback's bug must not kill the thread that serves all others
                 logger.exception("delivery callback failed")
                 served = 1
@@ -86,6 +94,9 @@ class EventPublisher:
             elif not idle_called and now - idle_since > self.IDLE_SECONDS and self._on_idle:
                 self._on_idle()
                 idle_called = True
+        # close() flushed on its caller's thread, which served the last reports: act on them too.
+        if self._after_callbacks:
+            self._after_callbacks()
         if self._on_idle:  # the last reports may have opened connections: leave none behind
             self._on_idle()
 

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
 
 from kafka_bridge.config import consumer_config
 from kafka_bridge.deadletters import DeadLetter, DeadLetterPublisher, SourceMessage, position
@@ -82,6 +84,25 @@ class BatchHandler(Protocol[T]):
 
     def apply(self, records: list[Record[T]]) -> BatchResult:
         """Apply the records in one transaction; idempotent for records already applied."""
+
+
+class DatabaseBatchHandler:
+    """Base of handlers that apply a batch in one transaction on the database ``using``.
+
+    A database unreachable or restarting, a lock or statement timeout: transient — the
+    loop retries the batch, never skips it. After any database error the connection is
+    closed, so that the retry starts with a fresh one.
+    """
+
+    transient_errors: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
+    using = "default"
+
+    def run(self, apply: Callable[..., BatchResult], records: list) -> BatchResult:
+        try:
+            return apply(records=records)
+        except DatabaseError:
+            connections[self.using].close()
+            raise
 
 
 @dataclass

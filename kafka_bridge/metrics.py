@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -65,7 +65,6 @@ class SyncCollector:
         # Imported here: the bridge does not depend on the apps when it is imported.
         from catalog.models import StockMovement
         from config.routers import CATALOG_DB
-        from kafka_bridge.outbox import outbox_models
         from kafka_bridge.sync_status import sync_status
         from orders.models import Order
 
@@ -89,10 +88,8 @@ class SyncCollector:
         oldest = GaugeMetricFamily(
             "stocksync_outbox_oldest_unsent_seconds", "Age of the oldest undelivered outbox event.", labels=["outbox"]
         )
-        for model, using in outbox_models():
-            sent = model.objects.using(using).aggregate(n=Count("id", filter=Q(sent_at__isnull=False)))["n"]
-            published.add_metric([model._meta.label], sent)
         for o in status.outboxes:
+            published.add_metric([o.outbox], o.sent)
             backlog.add_metric([o.outbox], o.unsent)
             oldest.add_metric([o.outbox], o.oldest_age_seconds or 0.0)
         yield from (published, backlog, oldest)

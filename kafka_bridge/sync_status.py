@@ -33,6 +33,7 @@ class OutboxBacklog:
     outbox: str
     unsent: int
     oldest_unsent: datetime | None
+    sent: int
 
     @property
     def oldest_age_seconds(self) -> float | None:
@@ -62,8 +63,9 @@ def sync_status(*, kafka_timeout: float = 3.0) -> SyncStatus:
             counts = model.objects.using(using).aggregate(
                 unsent=Count("id", filter=Q(sent_at__isnull=True)),
                 oldest=Min("created_at", filter=Q(sent_at__isnull=True)),
+                sent=Count("id", filter=Q(sent_at__isnull=False)),
             )
-            status.outboxes.append(OutboxBacklog(model._meta.label, counts["unsent"], counts["oldest"]))
+            status.outboxes.append(OutboxBacklog(model._meta.label, counts["unsent"], counts["oldest"], counts["sent"]))
         except DatabaseError as exc:
             status.problems.append(f"{model._meta.label}: database {using!r}: {exc}")
     try:

@@ -1,17 +1,28 @@
-"""The consumer's hot path on PostgreSQL: a batch read and written in five round trips.
+"""The consumer's hot path on PostgreSQL: set-based SQL, a few round trips per batch.
 
 ``catalog.services.stock_apply_order_events`` uses this on PostgreSQL and the ORM
-elsewhere (SQLite); both have the same effect, and the tests run both. The batch goes
-in and out through ``COPY`` into temporary tables (the fastest way in), never as
-thousands of bound parameters:
+elsewhere (SQLite); both have the same effect, and the tests run both.
 
-* ``stock_read_batch_sql``: COPY the batch's ids in; lock its products in productId
-  order (so consumers sharing products queue instead of deadlocking) and read their
-  stock; read what the ledger already decided for its orders. The ledger is read after
-  the locks are held, so it includes whatever the previous holder committed.
-* ``stock_write_decisions_sql``: COPY the decisions in; one statement writes the ledger
-  rows, sets each product's stock to its last decision's ``stock_after`` and adds the
-  results to the catalog's outbox, returning their ids.
+* ``stock_read_batch_sql``: lock the batch's products in productId order (so consumers
+  sharing products queue instead of deadlocking) and read their stock; then read what
+  the ledger already decided for the batch's orders — a second statement, so that its
+  snapshot is taken after the locks are held and includes whatever the previous holder
+  committed.
+* ``stock_write_decisions_sql``: one statement writes the ledger rows, sets each
+  product's stock to its last decision's ``stock_after`` and adds the results to the
+  catalog's outbox, returning their ids.
+
+The batch reaches PostgreSQL in one of two ways, same statements around it:
+
+* a small batch (a lone order under light load: the latency case) as one array
+  parameter per column, bound server-side in binary, the read's statements pipelined —
+  three round trips with COMMIT;
+* a large one (a backlog: the throughput case) through ``COPY`` into temporary tables,
+  the fastest way in for thousands of rows (psycopg builds big array parameters in
+  Python, which costs more than the copy) but more round trips and a truncation of the
+  tables at each commit.
+
+docs/BENCHMARKS.md has the measurements behind ``ARRAYS_UP_TO``.
 """
 
 from __future__ import annotations
@@ -22,11 +33,15 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections
+from psycopg import Cursor
 
 from catalog.reservations import Decided, Decisions, ProductState
 from kafka_bridge.consumer import Record
 from kafka_bridge.events import OrderEvent
 from kafka_bridge.outbox import OutboxRow
+
+# Batches up to this many events go as arrays, larger ones through COPY.
+ARRAYS_UP_TO = 200
 
 STAGING = """
 CREATE TEMPORARY TABLE IF NOT EXISTS stock_batch (order_id text, product_id text) ON COMMIT DELETE ROWS;
@@ -39,38 +54,58 @@ CREATE TEMPORARY TABLE IF NOT EXISTS stock_decided (
 # A batch is a few thousand rows probing a ledger of millions by its unique index: index
 # lookups, always. Left alone, the planner may hash-join the whole ledger when its
 # statistics are stale (they are, right after a burst), which grows with the ledger.
-PLAN = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
+PLAN = "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)"
 
 LOCK_PRODUCTS = """
 SELECT product_id, stock, active FROM catalog_product
-WHERE product_id IN (SELECT product_id FROM stock_batch)
+WHERE product_id IN ({products})
 ORDER BY product_id
 FOR UPDATE
 """
 
 DECIDED = """
 SELECT m.order_id, m.kind, m.product_id, m.delta FROM catalog_stockmovement m
-WHERE m.order_id IN (SELECT order_id FROM stock_batch)
+WHERE m.order_id IN ({orders})
 """
 
 WRITE = """
-WITH ledger AS (
+WITH decided AS ({decided}), ledger AS (
     INSERT INTO catalog_stockmovement
         (order_id, kind, outcome, reason, product_id, delta, stock_after, topic, "partition", "offset", applied_at)
     SELECT order_id, kind, outcome, reason, product_id, delta, stock_after, topic, part, off, clock_timestamp()
-    FROM stock_decided ORDER BY ord
+    FROM decided ORDER BY ord
 ), stock AS (
     UPDATE catalog_product p SET stock = last.stock_after
     FROM (
-        SELECT DISTINCT ON (product_id) product_id, stock_after FROM stock_decided
+        SELECT DISTINCT ON (product_id) product_id, stock_after FROM decided
         WHERE stock_after IS NOT NULL ORDER BY product_id, ord DESC
     ) last
     WHERE p.product_id = last.product_id AND p.stock <> last.stock_after
 )
 INSERT INTO catalog_outboxevent (topic, key, subject_id, payload, created_at, attempts, last_error)
-SELECT %s, order_id, order_id, payload, clock_timestamp(), 0, '' FROM stock_decided ORDER BY ord
+SELECT %s, order_id, order_id, payload, clock_timestamp(), 0, '' FROM decided ORDER BY ord
 RETURNING id
 """
+DECIDED_COLUMNS = "ord, order_id, kind, outcome, reason, product_id, delta, stock_after, topic, part, off, payload"
+
+# The batch as arrays (one parameter each) ...
+FROM_ARRAYS = {
+    "products": "SELECT unnest(%s::text[])",
+    "orders": "SELECT unnest(%s::text[])",
+    "decided": f"""
+        SELECT {DECIDED_COLUMNS} FROM unnest(
+            %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+            %s::bigint[], %s::bigint[], %s::text[], %s::int[], %s::bigint[], %s::bytea[]
+        ) WITH ORDINALITY
+        AS d(order_id, kind, outcome, reason, product_id, delta, stock_after, topic, part, off, payload, ord)
+    """,
+}
+# ... or COPY'd into the temporary tables.
+FROM_STAGING = {
+    "products": "SELECT product_id FROM stock_batch",
+    "orders": "SELECT order_id FROM stock_batch",
+    "decided": f"SELECT {DECIDED_COLUMNS} FROM stock_decided",
+}
 
 _staged: weakref.WeakSet[Any] = weakref.WeakSet()  # connections that have the staging tables
 
@@ -80,19 +115,34 @@ def stock_read_batch_sql(
 ) -> tuple[dict[str, ProductState], dict[tuple[str, str], Decided]]:
     """Lock the batch's products and read them and the ledger's decisions on its orders
     (inside the caller's transaction on ``using``)."""
+    if len(records) <= ARRAYS_UP_TO:
+        raw = _raw(using)
+        with Cursor(raw) as plan, Cursor(raw) as lock, Cursor(raw) as ledger:
+            with raw.pipeline():  # the three statements (and BEGIN) in one round trip
+                plan.execute(PLAN, binary=True)
+                lock.execute(
+                    LOCK_PRODUCTS.format(**FROM_ARRAYS), [sorted({r.event.product_id for r in records})], binary=True
+                )
+                ledger.execute(DECIDED.format(**FROM_ARRAYS), [list({r.event.order_id for r in records})], binary=True)
+            return _read_results(lock, ledger)
 
     def read(cursor):
         with cursor.copy("COPY stock_batch (order_id, product_id) FROM STDIN") as copy:
             for r in records:
                 copy.write_row((r.event.order_id, r.event.product_id))
         cursor.execute(PLAN)
-        cursor.execute(LOCK_PRODUCTS)
-        products = {pid: ProductState(stock, active) for pid, stock, active in cursor.fetchall()}
-        cursor.execute(DECIDED)
-        decided = {(oid, kind): Decided(pid, delta) for oid, kind, pid, delta in cursor.fetchall()}
-        return products, decided
+        cursor.execute(LOCK_PRODUCTS.format(**FROM_STAGING))
+        ledger = cursor.connection.cursor()
+        ledger.execute(DECIDED.format(**FROM_STAGING))
+        return _read_results(cursor, ledger)
 
     return _with_staging(using, read)
+
+
+def _read_results(lock, ledger) -> tuple[dict[str, ProductState], dict[tuple[str, str], Decided]]:
+    products = {pid: ProductState(stock, active) for pid, stock, active in lock.fetchall()}
+    decided = {(oid, kind): Decided(pid, delta) for oid, kind, pid, delta in ledger.fetchall()}
+    return products, decided
 
 
 def stock_write_decisions_sql(*, decisions: Decisions, using: str) -> list[OutboxRow]:
@@ -103,34 +153,41 @@ def stock_write_decisions_sql(*, decisions: Decisions, using: str) -> list[Outbo
         return []
     topic = settings.ORDER_RESULTS_TOPIC
     payloads = [m.result.to_json() for m in moves]
+    rows = [
+        (m.record.event.order_id, m.kind, m.outcome, m.reason, m.record.event.product_id, m.delta, m.stock_after)
+        + (m.record.topic, m.record.partition, m.record.offset, payload)
+        for m, payload in zip(moves, payloads, strict=True)
+    ]
+    if len(moves) <= ARRAYS_UP_TO:
+        with Cursor(_raw(using)) as cursor:
+            columns = [list(column) for column in zip(*rows, strict=True)]  # one array per column
+            cursor.execute(WRITE.format(**FROM_ARRAYS), [*columns, topic], binary=True)
+            ids = [row[0] for row in cursor.fetchall()]
+    else:
 
-    def write(cursor):
-        copy_sql = (
-            "COPY stock_decided (ord, order_id, kind, outcome, reason, product_id, delta, stock_after, "
-            "topic, part, off, payload) FROM STDIN"
-        )
-        with cursor.copy(copy_sql) as copy:
-            for ord_, (m, payload) in enumerate(zip(moves, payloads, strict=True)):
-                e, r = m.record.event, m.record
-                copy.write_row(
-                    (ord_, e.order_id, m.kind, m.outcome, m.reason, e.product_id, m.delta, m.stock_after)
-                    + (r.topic, r.partition, r.offset, payload)
-                )
-        cursor.execute(WRITE, [topic])
-        # Ids come from a sequence in insertion order, which is the batch's order.
-        return sorted(row[0] for row in cursor.fetchall())
+        def write(cursor):
+            with cursor.copy(f"COPY stock_decided ({DECIDED_COLUMNS}) FROM STDIN") as copy:
+                for ord_, row in enumerate(rows, start=1):
+                    copy.write_row((ord_, *row))
+            cursor.execute(WRITE.format(**FROM_STAGING), [topic])
+            return [row[0] for row in cursor.fetchall()]
 
-    ids = _with_staging(using, write)
+        ids = _with_staging(using, write)
+    # Ids come from a sequence in insertion order, which is the batch's order.
     return [
         OutboxRow(pk, topic, m.record.event.order_id, payload)
-        for pk, m, payload in zip(ids, moves, payloads, strict=True)
+        for pk, m, payload in zip(sorted(ids), moves, payloads, strict=True)
     ]
 
 
-def _with_staging(using: str, work: Callable):
+def _raw(using: str):
     connection = connections[using]
     connection.ensure_connection()
-    raw = connection.connection
+    return connection.connection
+
+
+def _with_staging(using: str, work: Callable):
+    raw = _raw(using)
     try:
         with raw.cursor() as cursor:
             if raw not in _staged:

@@ -22,7 +22,7 @@ from typing import NamedTuple
 from confluent_kafka import KafkaError, Message, Producer
 from django.apps import apps
 from django.conf import settings
-from django.db import router, transaction
+from django.db import connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -84,12 +84,32 @@ class _SentMarks:
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, defaultdict(list)
-        now = timezone.now()
         for (model, using), pks in pending.items():
-            model.objects.using(using).filter(pk__in=pks, sent_at__isnull=True).update(sent_at=now)
+            outbox_mark_sent(model=model, using=using, pks=pks)
 
 
 _sent_marks = _SentMarks()
+
+
+def outbox_mark_sent(*, model: type[OutboxEventBase], using: str, pks: list[int]) -> None:
+    """Mark these rows sent (those not marked already), in one statement.
+
+    On PostgreSQL the ids travel as one array parameter: ``pk__in`` would spell out
+    thousands of placeholders that Django compiles and psycopg splits on every call —
+    most of the relay's own CPU when it drains a backlog (docs/BENCHMARKS.md).
+    """
+    if not pks:
+        return
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        model.objects.using(using).filter(pk__in=pks, sent_at__isnull=True).update(sent_at=timezone.now())
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET sent_at = %s WHERE id = ANY(%s) AND sent_at IS NULL",  # noqa: S608 - our table name
+            [timezone.now(), pks],
+        )
 
 
 def outbox_publish(*, model: type[OutboxEventBase], rows: list[OutboxRow], using: str) -> None:
@@ -137,7 +157,7 @@ def outbox_relay_pending(
     crash_point("relay.after_send")  # on the topic, not yet marked sent: a duplicate is born
     delivered = [row[0] for row, err in zip(rows, errors, strict=True) if err is None]
     failed = {row[0]: str(err)[:1000] for row, err in zip(rows, errors, strict=True) if err is not None}
-    model.objects.using(using).filter(pk__in=delivered, sent_at__isnull=True).update(sent_at=timezone.now())
+    outbox_mark_sent(model=model, using=using, pks=delivered)
     if failed:
         model.objects.using(using).filter(pk__in=failed).update(attempts=F("attempts") + 1)
         for pk, error in failed.items():

@@ -1,4 +1,5 @@
-"""stock_apply_order_events on PostgreSQL, with both writers (set-based SQL and ORM)."""
+"""stock_apply_order_events on PostgreSQL, with every writer: set-based SQL taking the
+batch as arrays (small batches) or through COPY (large ones), and the ORM (SQLite's)."""
 
 import threading
 
@@ -6,7 +7,7 @@ import orjson
 import pytest
 from django.db import connections
 
-from catalog import services
+from catalog import services, stock_sql
 from catalog.models import OutboxEvent, Product, StockMovement
 from catalog.services import stock_apply_order_events
 from kafka_bridge.consumer import Record
@@ -15,11 +16,19 @@ from kafka_bridge.events import ORDER_CANCELLED, ORDER_PLACED, OrderEvent
 pytestmark = pytest.mark.django_db(databases=["default", "catalog"], transaction=True)
 
 
-@pytest.fixture(params=["sql", "orm"])
-def writer(request, monkeypatch):
-    if request.param == "orm":
+def use_writer(name, monkeypatch):
+    if name == "copy":  # every batch through COPY, however small
+        monkeypatch.setattr(stock_sql, "ARRAYS_UP_TO", 0)
+    elif name == "arrays":  # every batch as arrays, however large
+        monkeypatch.setattr(stock_sql, "ARRAYS_UP_TO", 10**9)
+    elif name == "orm":
         monkeypatch.setattr(services, "stock_read_batch_sql", services.stock_read_batch_orm)
         monkeypatch.setattr(services, "stock_write_decisions_sql", services.stock_write_decisions_orm)
+
+
+@pytest.fixture(params=["arrays", "copy", "orm"])
+def writer(request, monkeypatch):
+    use_writer(request.param, monkeypatch)
     return request.param
 
 
@@ -93,7 +102,7 @@ def test_cancellation_restores_stock_exactly_once(writer, products):
     assert [(r["status"], r["stockDelta"]) for r in results()] == [("CONFIRMED", -30), ("CANCELLED", 30)]
 
 
-def test_both_writers_agree_on_a_mixed_batch(products, monkeypatch):
+def test_every_writer_agrees_on_a_mixed_batch(products, monkeypatch):
     batch = [
         ("o1", "CATALOG-001", 5),
         ("o2", "NOPE", 1),
@@ -116,13 +125,17 @@ def test_both_writers_agree_on_a_mixed_batch(products, monkeypatch):
             [r.pop("orderId") and r for r in results()],
         )
 
-    sql = run()
-    StockMovement.objects.all().delete()
-    OutboxEvent.objects.all().delete()
-    Product.objects.filter(product_id="CATALOG-001").update(stock=100)
-    monkeypatch.setattr(services, "stock_read_batch_sql", services.stock_read_batch_orm)
-    monkeypatch.setattr(services, "stock_write_decisions_sql", services.stock_write_decisions_orm)
-    assert run() == sql
+    outcomes = {}
+    for name in ("arrays", "copy", "orm"):
+        with monkeypatch.context() as patch:
+            use_writer(name, patch)
+            outcomes[name] = run()
+        StockMovement.objects.all().delete()
+        OutboxEvent.objects.all().delete()
+        Product.objects.filter(product_id="CATALOG-001").update(stock=100)
+    assert outcomes["arrays"][0] == (3, 3, 1)  # applied, refused, skipped: a batch worth comparing
+    assert outcomes["copy"] == outcomes["arrays"]
+    assert outcomes["orm"] == outcomes["arrays"]
 
 
 def test_concurrent_orders_for_the_last_units_never_oversell(products):

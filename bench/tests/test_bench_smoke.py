@@ -41,7 +41,7 @@ def test_relay_benchmark():
 
 
 def test_latency_benchmark():
-    out = run_bench("bench.latency", "--rates", "20", "--seconds", "2")
+    out = run_bench("bench.latency", "--rates", "20", "--seconds", "2", "--warm-up", "1")
     assert value(out, "latency p50 @ 20 orders/s") > 0
 
 

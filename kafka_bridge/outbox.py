@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from typing import NamedTuple
 
@@ -134,35 +136,71 @@ def outbox_publish(*, model: type[OutboxEventBase], rows: list[OutboxRow], using
 
 
 def outbox_relay_pending(
-    *, model: type[OutboxEventBase], using: str, producer: Producer, older_than: timedelta, batch_size: int
+    *,
+    model: type[OutboxEventBase],
+    using: str,
+    producer: Producer,
+    older_than: timedelta,
+    batch_size: int,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> tuple[int, int]:
-    """Publish one batch of ``model`` rows left unsent for longer than ``older_than``.
+    """Publish the ``model`` rows left unsent for longer than ``older_than``, a batch at a time.
 
-    Waits until the broker has acknowledged or refused each one (within the producer's
-    ``message.timeout.ms``), marks the delivered rows sent and counts an attempt on the
-    others. No transaction is held while waiting, so the service keeps writing.
+    Per batch: wait until the broker has acknowledged or refused each row (within the
+    producer's ``message.timeout.ms``), mark the delivered ones sent, count an attempt on
+    the others. No transaction is held while waiting, so the service keeps writing. A
+    batch with failures ends the pass (the broker is likely down: the caller retries later).
     Returns (delivered, failed).
+
+    On PostgreSQL, a batch's sent-marks (an UPDATE of thousands of rows) are written on a
+    second connection while the next batch is read and sent, so the relay's two slow
+    halves overlap (docs/BENCHMARKS.md). The pass walks forward by id from where it
+    started, so it never re-reads a batch whose marks are still being written.
     """
     cutoff = timezone.now() - older_than
-    rows = list(
-        model.objects.using(using)
-        .filter(sent_at__isnull=True, created_at__lt=cutoff)
-        .order_by("id")
-        .values_list("id", "topic", "key", "payload")[:batch_size]
-    )
-    if not rows:
-        return 0, 0
-    errors = deliver(producer, [(topic, key.encode(), bytes(payload), None) for _, topic, key, payload in rows])
-    assert errors is not None  # no should_stop: every report comes back
-    crash_point("relay.after_send")  # on the topic, not yet marked sent: a duplicate is born
-    delivered = [row[0] for row, err in zip(rows, errors, strict=True) if err is None]
-    failed = {row[0]: str(err)[:1000] for row, err in zip(rows, errors, strict=True) if err is not None}
-    outbox_mark_sent(model=model, using=using, pks=delivered)
-    if failed:
-        model.objects.using(using).filter(pk__in=failed).update(attempts=F("attempts") + 1)
-        for pk, error in failed.items():
-            model.objects.using(using).filter(pk=pk).update(last_error=error)
-    return len(delivered), len(failed)
+    overlap = connections[using].vendor == "postgresql"  # SQLite allows one writer at a time
+    after_id = delivered_total = failed_total = 0
+    marking: Future | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-marks") as marker:
+        try:
+            while not should_stop():
+                rows = list(
+                    model.objects.using(using)
+                    .filter(sent_at__isnull=True, created_at__lt=cutoff, id__gt=after_id)
+                    .order_by("id")
+                    .values_list("id", "topic", "key", "payload")[:batch_size]
+                )
+                if not rows:
+                    break
+                after_id = rows[-1][0]
+                errors = deliver(
+                    producer, [(topic, key.encode(), bytes(payload), None) for _, topic, key, payload in rows]
+                )
+                assert errors is not None  # no should_stop: every report comes back
+                crash_point("relay.after_send")  # on the topic, not yet marked sent: a duplicate is born
+                delivered = [row[0] for row, err in zip(rows, errors, strict=True) if err is None]
+                failed = {row[0]: str(err)[:1000] for row, err in zip(rows, errors, strict=True) if err is not None}
+                if marking is not None:
+                    marking.result()  # at most one batch's marks in flight (and its errors raised here)
+                    marking = None
+                if overlap:
+                    marking = marker.submit(outbox_mark_sent, model=model, using=using, pks=delivered)
+                else:
+                    outbox_mark_sent(model=model, using=using, pks=delivered)
+                delivered_total += len(delivered)
+                failed_total += len(failed)
+                if failed:
+                    model.objects.using(using).filter(pk__in=failed).update(attempts=F("attempts") + 1)
+                    for pk, error in failed.items():
+                        model.objects.using(using).filter(pk=pk).update(last_error=error)
+                    break
+        finally:
+            try:
+                if marking is not None:
+                    marking.result()
+            finally:
+                marker.submit(connections.close_all).result()  # the marker thread's own connection
+    return delivered_total, failed_total
 
 
 def relay_producer() -> Producer:

@@ -60,6 +60,7 @@ class Command(BaseCommand):
                         producer=producer,
                         older_than=older_than,
                         batch_size=settings.OUTBOX_RELAY_BATCH_SIZE,
+                        should_stop=lambda: stopping,
                     )
                 except DatabaseError as exc:
                     # One service's database down must not stop the other's events.

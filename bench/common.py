@@ -82,6 +82,47 @@ def bench_stack(*, pg_port: int = 26432, kafka_port: int = 27092, cluster: bool 
         progress("", end=True)
 
 
+def cpu_seconds(roots: dict[str, list[int]]) -> dict[str, float]:
+    """CPU time (user + system) used so far by each group's processes and all their
+    descendants (gunicorn's workers, PostgreSQL's backends), exited ones included, read
+    from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parent, used = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        pid = int(stat.parent.name)
+        # utime + stime, and cutime + cstime: what its exited children used (PostgreSQL's
+        # backends and autovacuum workers come and go during a measurement).
+        parent[pid], used[pid] = int(fields[1]), sum(int(f) for f in fields[11:15]) / ticks
+    totals = {}
+    for name, pids in roots.items():
+        tree, frontier = set(pids), set(pids)
+        while frontier:
+            frontier = {pid for pid, ppid in parent.items() if ppid in frontier} - tree
+            tree |= frontier
+        totals[name] = sum(used.get(pid, 0.0) for pid in tree)
+    return totals
+
+
+def service_pids(home: Path) -> dict[str, list[int]]:
+    """The benchmark's own PostgreSQL and Kafka processes (their command lines name its home)."""
+    found: dict[str, list[int]] = {"postgresql": [], "kafka": []}
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(home) in args:
+            if args.split(" ", 1)[0].endswith("java"):
+                found["kafka"].append(int(cmdline.parent.name))
+            elif "bin/postgres " in args:
+                found["postgresql"].append(int(cmdline.parent.name))
+    return found
+
+
 def progress(message: str, *, end: bool = False) -> None:
     """One updating status line on a terminal; nothing when output goes to a file."""
     if sys.stderr.isatty():

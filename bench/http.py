@@ -1,7 +1,7 @@
 """HTTP order creation: our endpoint (order + outbox row + publish) against a bare DRF
 create-with-INSERT endpoint, on the same gunicorn, the same machine, in the same run.
 
-    python -m bench.http [--seconds 10] [--rounds 2] [--connections 8]
+    python -m bench.http [--seconds 10] [--rounds 2] [--connections 8] [--warm-up 20]
 
 Load from wrk (Debian package ``wrk``: C, one thread — not the bottleneck), keep-alive,
 alternating the two endpoints round by round. gunicorn: 2 sync workers (one per core),
@@ -17,7 +17,18 @@ import shutil
 import statistics
 import subprocess
 
-from bench.common import ROOT, Row, api_token, bench_stack, create_products, print_table, progress, start_web
+from bench.common import (
+    ROOT,
+    Row,
+    api_token,
+    bench_stack,
+    cpu_seconds,
+    create_products,
+    print_table,
+    progress,
+    service_pids,
+    start_web,
+)
 
 WEB_PORT = 27900
 OURS = "/order-service/bench/orders"
@@ -52,12 +63,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--warm-up", type=float, default=20, help="seconds of load on ours before measuring")
     args = parser.parse_args(argv)
     if not shutil.which("wrk"):
         raise SystemExit("bench.http needs wrk (Debian: apt-get install wrk)")
 
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.http_settings"
-    with bench_stack():
+    with bench_stack() as home:
         from django.conf import settings
 
         from kafka_bridge.topics import topics_ensure
@@ -67,18 +79,33 @@ def main(argv: list[str] | None = None) -> None:
         token = api_token()
         web = start_web(WEB_PORT)
         try:
-            wrk(OURS, 2, args.connections, token)  # warm up both
+            # Warm up both; ours longer: the JVM broker it publishes to compiles its hot
+            # paths over the first tens of thousands of requests, and its CPU per request
+            # falls by half meanwhile (the CPU table below shows what is left).
+            progress(f"warming up for {args.warm_up:g} s")
+            wrk(OURS, args.warm_up, args.connections, token)
             wrk(BARE, 2, args.connections, token)
+            processes = {"web (gunicorn)": [web.pid], **service_pids(home)}
             ours, bare = [], []
+            cpu: dict[str, dict[str, float]] = {OURS: {}, BARE: {}}  # path -> process -> CPU seconds
+
+            def measure(path: str, rates: list[float]) -> None:
+                before = cpu_seconds(processes)
+                rates.append(wrk(path, args.seconds, args.connections, token))
+                after = cpu_seconds(processes)
+                for name in processes:
+                    cpu[path][name] = cpu[path].get(name, 0.0) + after[name] - before[name]
+
             for round_ in range(args.rounds):
                 progress(f"round {round_ + 1}/{args.rounds}: ours")
-                ours.append(wrk(OURS, args.seconds, args.connections, token))
+                measure(OURS, ours)
                 progress(f"round {round_ + 1}/{args.rounds}: bare")
-                bare.append(wrk(BARE, args.seconds, args.connections, token))
+                measure(BARE, bare)
         finally:
             web.terminate()
             web.wait(30)
         report(ours, bare, args)
+        report_cpu(cpu, {OURS: ours, BARE: bare}, args)
 
 
 def report(ours: list[float], bare: list[float], args) -> None:
@@ -97,6 +124,17 @@ def report(ours: list[float], bare: list[float], args) -> None:
             ),
         ],
     )
+
+
+def report_cpu(cpu: dict[str, dict[str, float]], rates: dict[str, list[float]], args) -> None:
+    """Where each order's CPU goes: the two cores are shared, so what one process spends
+    per order, the others cannot (the web server's figure includes its Kafka client)."""
+    rows = []
+    for path, label in ((BARE, "bare"), (OURS, "ours")):
+        orders = sum(rates[path]) * args.seconds
+        for name, seconds in cpu[path].items():
+            rows.append(Row(f"cpu per order, {label}: {name}", seconds / orders * 1000, "ms"))
+    print_table("CPU per order, by process (same runs)", rows)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,6 @@ def test_latency_benchmark():
 
 
 def test_http_benchmark():
-    out = run_bench("bench.http", "--seconds", "1", "--rounds", "1", "--connections", "2")
+    out = run_bench("bench.http", "--seconds", "1", "--rounds", "1", "--connections", "2", "--warm-up", "1")
     assert value(out, "http: bare DRF create-with-INSERT (baseline)") > 0
     assert value(out, "http: POST /order-service/<userId>/orders") > 0

@@ -28,7 +28,8 @@ docs/BENCHMARKS.md has the measurements behind ``ARRAYS_UP_TO``.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -116,8 +117,7 @@ def stock_read_batch_sql(
     """Lock the batch's products and read them and the ledger's decisions on its orders
     (inside the caller's transaction on ``using``)."""
     if len(records) <= ARRAYS_UP_TO:
-        raw = _raw(using)
-        with Cursor(raw) as plan, Cursor(raw) as lock, Cursor(raw) as ledger:
+        with _raw(using) as raw, Cursor(raw) as plan, Cursor(raw) as lock, Cursor(raw) as ledger:
             with raw.pipeline():  # the three statements (and BEGIN) in one round trip
                 plan.execute(PLAN, binary=True)
                 lock.execute(
@@ -159,7 +159,7 @@ def stock_write_decisions_sql(*, decisions: Decisions, using: str) -> list[Outbo
         for m, payload in zip(moves, payloads, strict=True)
     ]
     if len(moves) <= ARRAYS_UP_TO:
-        with Cursor(_raw(using)) as cursor:
+        with _raw(using) as raw, Cursor(raw) as cursor:
             columns = [list(column) for column in zip(*rows, strict=True)]  # one array per column
             cursor.execute(WRITE.format(**FROM_ARRAYS), [*columns, topic], binary=True)
             ids = [row[0] for row in cursor.fetchall()]
@@ -180,21 +180,27 @@ def stock_write_decisions_sql(*, decisions: Decisions, using: str) -> list[Outbo
     ]
 
 
-def _raw(using: str):
+@contextmanager
+def _raw(using: str) -> Iterator[Any]:
+    """The psycopg connection under Django's, for what Django's cursors cannot do (COPY,
+    binary parameters, pipelines). Its errors are turned into Django's, as Django's own
+    cursors do: the consumer tells a lost connection (``OperationalError``: retry the
+    batch) from a bad batch by Django's exception classes."""
     connection = connections[using]
-    connection.ensure_connection()
-    return connection.connection
+    with connection.wrap_database_errors:
+        connection.ensure_connection()
+        yield connection.connection
 
 
 def _with_staging(using: str, work: Callable):
-    raw = _raw(using)
-    try:
-        with raw.cursor() as cursor:
-            if raw not in _staged:
-                cursor.execute(STAGING)
-                _staged.add(raw)
-            return work(cursor)
-    except BaseException:
-        # A rolled-back transaction takes just-created staging tables with it.
-        _staged.discard(raw)
-        raise
+    with _raw(using) as raw:
+        try:
+            with raw.cursor() as cursor:
+                if raw not in _staged:
+                    cursor.execute(STAGING)
+                    _staged.add(raw)
+                return work(cursor)
+        except BaseException:
+            # A rolled-back transaction takes just-created staging tables with it.
+            _staged.discard(raw)
+            raise

@@ -8,6 +8,7 @@ import pytest
 from django.db import connections
 
 from catalog import services, stock_sql
+from catalog.consumers import OrderEventsHandler
 from catalog.models import OutboxEvent, Product, StockMovement
 from catalog.services import stock_apply_order_events
 from kafka_bridge.consumer import Record
@@ -203,3 +204,22 @@ def test_saving_a_product_republishes_it_only_when_the_replica_would_change(prod
     assert snapshots() == before + 1
     payload = orjson.loads(bytes(OutboxEvent.objects.filter(topic__contains="product").latest("id").payload))
     assert (payload["productId"], payload["unitPrice"], payload["active"]) == ("CATALOG-001", 1200, True)
+
+
+def test_a_lost_database_connection_is_a_transient_error(products, writer):
+    # The consumer retries a batch on OperationalError and splits it (then dead-letters)
+    # on anything else: a database restart must be the former, whichever writer is in use.
+    handler = OrderEventsHandler()
+    handler.apply(records(("o1", "CATALOG-001", 1)))
+    backend = connections["catalog"].connection.info.backend_pid
+    other = connections.create_connection("catalog")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s, 5000)", [backend])
+    finally:
+        other.close()
+
+    with pytest.raises(handler.transient_errors):
+        handler.apply(records(("o2", "CATALOG-001", 1), start=1))
+    assert handler.apply(records(("o2", "CATALOG-001", 1), start=1)).applied == 1  # a new connection
+    assert stocks()["CATALOG-001"] == 98

@@ -132,9 +132,9 @@ def stock_read_batch_sql(
                 copy.write_row((r.event.order_id, r.event.product_id))
         cursor.execute(PLAN)
         cursor.execute(LOCK_PRODUCTS.format(**FROM_STAGING))
-        ledger = cursor.connection.cursor()
-        ledger.execute(DECIDED.format(**FROM_STAGING))
-        return _read_results(cursor, ledger)
+        with cursor.connection.cursor() as ledger:
+            ledger.execute(DECIDED.format(**FROM_STAGING))
+            return _read_results(cursor, ledger)
 
     return _with_staging(using, read)
 

@@ -83,7 +83,11 @@ class Stack:
         return [f"consumer-{i}" for i in range(1, self.consumers + 1)]
 
     def manage(self, *args: str, timeout: float = 120) -> str:
-        return run([sys.executable, ROOT / "manage.py", *args], env=self.env, timeout=timeout)
+        """Run a one-off command (setup, reconcile) on the stack. Crash points are for the
+        service processes under test, not for the harness's own commands: a setup step
+        killed at ``catalog.after_commit`` would fail the run before it starts."""
+        env = {**self.env, "STOCKSYNC_CRASH_POINTS": ""}
+        return run([sys.executable, ROOT / "manage.py", *args], env=env, timeout=timeout)
 
     def up(self, products: dict[str, int]) -> None:
         self.home.mkdir(parents=True, exist_ok=True)

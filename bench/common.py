@@ -132,19 +132,12 @@ def warm_broker(seconds: float) -> None:
     benchmarks that send single events measure the broker warm, as it runs in production.
     """
     from confluent_kafka import Producer
-    from django.conf import settings
 
+    from kafka_bridge.config import producer_config
     from kafka_bridge.topics import topics_ensure
 
     topics_ensure(names=["bench-warm-up"], partitions=3)
-    producer = Producer(
-        {
-            "bootstrap.servers": settings.KAFKA_BOOTSTRAP_SERVERS,
-            "acks": "all",
-            "enable.idempotence": True,
-            "linger.ms": 0,
-        }
-    )
+    producer = Producer(producer_config(**{"linger.ms": 0}))
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         progress(f"warming up the broker: {deadline - time.monotonic():.0f} s")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import secrets
 import shutil
 import signal
 import subprocess
@@ -41,7 +42,7 @@ class Row:
 @contextmanager
 def bench_stack(*, pg_port: int = 26432, kafka_port: int = 27092, cluster: bool = False):
     """PostgreSQL (databases orders, catalog) and Kafka of their own (one broker, or three
-    with ``cluster``), with Django set up on them. Ports stay below 32768, where the
+    with ``cluster``), with Django set up on them, in production mode. Ports stay below 32768, where the
     kernel's ephemeral ports (other programs' outgoing connections) cannot take them."""
     # SIGTERM (Ctrl-C's cousin) must still stop the services below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -57,6 +58,14 @@ def bench_stack(*, pg_port: int = 26432, kafka_port: int = 27092, cluster: bool 
         progress("starting PostgreSQL and Kafka")
         postgres.start()
         broker.start()
+        # Production mode (DJANGO_DEBUG=false), as the product is deployed, unless the
+        # caller chose otherwise: a throwaway key, local hosts.
+        for name, value in (
+            ("DJANGO_DEBUG", "false"),
+            ("DJANGO_SECRET_KEY", secrets.token_urlsafe(50)),
+            ("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost"),
+        ):
+            os.environ.setdefault(name, value)
         os.environ.update(
             ORDERS_DATABASE_URL=postgres.url("orders"),
             CATALOG_DATABASE_URL=postgres.url("catalog"),

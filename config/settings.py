@@ -196,13 +196,19 @@ KAFKA_CONSUMER_SESSION_TIMEOUT_MS = int(os.environ.get("KAFKA_CONSUMER_SESSION_T
 # request is in flight.
 KAFKA_PUBLISHER_LINGER_MS = int(os.environ.get("KAFKA_PUBLISHER_LINGER_MS", "0"))
 
-# Consumer batching: up to this many events per database transaction (one commit, one
-# offset commit each: bigger batches mean fewer fsyncs; 2,000-5,000 is where PostgreSQL's
+# Consumer batching: up to this many events per database transaction (one database
+# commit each: bigger batches mean fewer fsyncs; 2,000-5,000 is where PostgreSQL's
 # throughput levels off, see docs/BENCHMARKS.md). The wait is how long to wait for a batch
 # to fill once one event is in hand: 0 takes what has already arrived, so a lone event is
 # applied at once and batches fill by themselves under load (librdkafka prefetches).
 CONSUMER_BATCH_SIZE = int(os.environ.get("CONSUMER_BATCH_SIZE", "2000"))
 CONSUMER_BATCH_WAIT_SECONDS = float(os.environ.get("CONSUMER_BATCH_WAIT_SECONDS", "0"))
+# Consumers commit their offsets to Kafka at most this often (and whenever they go quiet,
+# lose partitions or stop), not after every batch: under light load a batch is a single
+# event, and a commit per batch cost the broker one more request per order (~0.5 ms of its
+# CPU each here, docs/BENCHMARKS.md). After a crash, what was applied since the last
+# commit is redelivered and skipped by the ledger: the interval bounds that replay.
+CONSUMER_COMMIT_INTERVAL_SECONDS = float(os.environ.get("CONSUMER_COMMIT_INTERVAL_SECONDS", "1"))
 # Consumers touch a file here on every turn of their loop (`runconsumer --check` reads it).
 CONSUMER_HEARTBEAT_DIR = Path(os.environ.get("CONSUMER_HEARTBEAT_DIR", VAR_DIR / "heartbeats"))
 

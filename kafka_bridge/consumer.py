@@ -2,7 +2,7 @@
 
 One loop, one job: fetch a batch, decode each message, hand the good ones to their
 topic's handler (which applies them in one database transaction), dead-letter the bad ones,
-and only then commit the batch's offsets. Hence:
+and only then record the batch's offsets for commit. Hence:
 
 * a crash anywhere before the offset commit redelivers the batch, and the handler's
   ledger makes redelivery harmless (at-least-once delivery, exactly-once effect);
@@ -11,6 +11,11 @@ and only then commit the batch's offsets. Hence:
 * a transient failure (database unreachable) is retried with backoff, never
   dead-lettered and never committed past;
 * ``stop()`` (SIGINT/SIGTERM) lets the current batch finish and commit, then closes.
+
+Offsets go to the broker at most every ``commit_interval`` seconds (and at once when
+the loop goes quiet, loses partitions or stops), not after every batch: under light
+load a batch is one event, and a commit per batch was one more broker request per order.
+A crash redelivers what was applied since the last commit, which the ledger skips.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 
 from kafka_bridge.config import consumer_config
@@ -140,6 +146,7 @@ class BatchConsumer:
         batch_size: int = 500,
         batch_wait: float = 0.0,
         exit_when_idle: float | None = None,
+        commit_interval: float | None = None,
         config_overrides: dict | None = None,
         heartbeat: Heartbeat | None = None,
     ) -> None:
@@ -149,12 +156,15 @@ class BatchConsumer:
         self.batch_size = batch_size
         self.batch_wait = batch_wait
         self.exit_when_idle = exit_when_idle
+        self.commit_interval = settings.CONSUMER_COMMIT_INTERVAL_SECONDS if commit_interval is None else commit_interval
         self.heartbeat = heartbeat
         self.stats = LoopStats()
         self._stopping = False
         self._config = consumer_config(group_id=group_id, offset_reset=offset_reset, **(config_overrides or {}))
         self._config["on_commit"] = self._on_commit
         self._positions: dict[tuple[str, int], int] = {}  # next offset per partition, applied
+        self._uncommitted = False  # positions moved since the last commit was sent
+        self._committed_at = 0.0  # when it was sent (monotonic)
 
     def stop(self) -> None:
         """Ask the loop to finish the batch in hand, commit it and return."""
@@ -182,8 +192,10 @@ class BatchConsumer:
                     except _StopRequested:
                         logger.info("stopping with a batch unapplied; it will be redelivered")
                         break
-                elif self._idle_too_long():
-                    break
+                else:
+                    self._commit_pending(consumer, now=True)  # quiet: nothing to wait for
+                    if self._idle_too_long():
+                        break
                 if (
                     time.monotonic() - last_summary > self.SUMMARY_EVERY_SECONDS
                     and self.stats.batches != summarised.batches
@@ -327,18 +339,31 @@ class BatchConsumer:
             time.sleep(min(0.1, deadline - time.monotonic()))
 
     def _commit(self, consumer: Consumer, messages: list[Message]) -> None:
-        # Asynchronous: the database already holds the batch, so a commit that fails or is
-        # lost only means redelivery, which the ledger skips; not waiting for it saves a
-        # broker round trip per batch. Revocation and shutdown commit synchronously.
-        batch: dict[tuple[str, int], int] = {}
+        """Record the batch's offsets as applied; they are committed with the next round."""
         for message in messages:
             topic, partition, offset = position(message)
-            batch[topic, partition] = max(batch.get((topic, partition), 0), offset + 1)
-        self._positions.update(batch)
+            if offset + 1 > self._positions.get((topic, partition), 0):
+                self._positions[topic, partition] = offset + 1
+        self._uncommitted = True
+        self._commit_pending(consumer)
+
+    def _commit_pending(self, consumer: Consumer, *, now: bool = False) -> None:
+        """Commit every applied position, if any moved, at most every ``commit_interval``
+        seconds (``now``: whatever the interval).
+
+        Asynchronous: the database already holds the batches, so a commit that fails or is
+        lost only means redelivery, which the ledger skips; not waiting for it saves a
+        broker round trip. Revocation and shutdown commit synchronously (``_commit_now``).
+        """
+        if not self._uncommitted or (not now and time.monotonic() - self._committed_at < self.commit_interval):
+            return
+        self._uncommitted, self._committed_at = False, time.monotonic()
         try:
-            consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in batch.items()], asynchronous=True)
+            consumer.commit(
+                offsets=[TopicPartition(t, p, o) for (t, p), o in self._positions.items()], asynchronous=True
+            )
         except KafkaException as exc:
-            logger.warning("offsets not committed (%s); the batch will be redelivered and skipped", exc)
+            logger.warning("offsets not committed (%s); the last batches will be redelivered and skipped", exc)
 
     def _commit_now(self, consumer: Consumer, partitions: list[tuple[str, int]]) -> None:
         """Commit what has been applied on these partitions, and wait for it."""

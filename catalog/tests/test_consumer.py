@@ -7,9 +7,13 @@ import time
 import uuid
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
+import kafka_bridge.consumer
+from catalog.consumers import OrderEventsHandler
 from catalog.models import StockMovement
-from kafka_bridge.config import dead_letter_topic
+from kafka_bridge.config import client_config, dead_letter_topic
+from kafka_bridge.consumer import BatchConsumer
 from kafka_bridge.events import OrderEvent
 from testsupport.helpers import ROOT, consume_orders, manage, produce, read_topic, stock_of
 
@@ -140,3 +144,44 @@ def test_events_for_one_product_keep_their_order_through_the_ledger(topic, produ
     movements = list(StockMovement.objects.order_by("id").values_list("order_id", "stock_after"))
     assert [m[0] for m in movements] == ids
     assert [m[1] for m in movements] == list(range(119, 69, -1))
+
+
+def test_offsets_are_committed_once_per_interval_and_all_of_them_before_exit(topic, products, monkeypatch):
+    sent: list[int] = []  # highest offset in each commit the loop sent
+
+    class RecordingConsumer(Consumer):
+        def commit(self, *args, **kwargs):
+            sent.append(max(tp.offset for tp in kwargs["offsets"]))
+            return super().commit(*args, **kwargs)
+
+    monkeypatch.setattr(kafka_bridge.consumer, "Consumer", RecordingConsumer)
+    produce(topic, [order(product_id="CATALOG-003") for _ in range(60)], key=b"CATALOG-003")
+    group = f"test-commits-{uuid.uuid4()}"
+
+    def run(commit_interval: float):
+        loop = BatchConsumer(
+            handlers={topic: OrderEventsHandler()},
+            group_id=group,
+            batch_size=5,
+            exit_when_idle=1,
+            commit_interval=commit_interval,
+        )
+        return loop.run()
+
+    stats = run(commit_interval=3600)
+    assert stats.applied == 60 and stats.batches >= 6
+    # The first batch's, one when the topic went quiet, and the closing one: not one per batch.
+    assert len(sent) <= 3 < stats.batches, sent
+    assert sent[-1] == 60
+    reader = Consumer(client_config(**{"group.id": group}))
+    try:
+        committed = reader.committed([TopicPartition(topic, p) for p in range(3)], timeout=10)
+    finally:
+        reader.close()
+    assert sum(max(tp.offset, 0) for tp in committed) == 60  # everything applied is committed
+    # With no interval, every batch commits (what the interval saves).
+    sent.clear()
+    produce(topic, [order(product_id="CATALOG-003") for _ in range(30)], key=b"CATALOG-003")
+    stats = run(commit_interval=0)
+    assert stats.applied == 30 and len(sent) >= stats.batches
+    assert stock_of("CATALOG-003") == 120 - 90

@@ -13,8 +13,10 @@ class OutboxEventBase(models.Model):
 
     topic = models.CharField(max_length=249)
     key = models.CharField(max_length=64)
-    # What the event is about (an orderId, a productId), to find its events again.
-    subject_id = models.CharField(max_length=64, db_index=True)
+    # What the event is about (an orderId, a productId), to find its events again. Indexed
+    # by the services that look events up by it (see their Meta), not here: every index
+    # is paid for by every insert and every sent-mark.
+    subject_id = models.CharField(max_length=64)
     payload = models.BinaryField()
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)

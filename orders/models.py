@@ -20,7 +20,7 @@ class Order(models.Model):
         CANCELLED_FIRST = "CANCELLED_FIRST", "cancelled before the catalog saw it"
 
     order_id = models.UUIDField("orderId", unique=True, default=uuid.uuid4, editable=False)
-    user_id = models.CharField("userId", max_length=64, db_index=True)
+    user_id = models.CharField("userId", max_length=64)
     product_id = models.CharField("productId", max_length=64)
     qty = models.IntegerField()
     unit_price = models.BigIntegerField("unitPrice")
@@ -32,6 +32,10 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # Plain B-trees declared here rather than db_index=True, which on PostgreSQL also
+        # builds a second, varchar_pattern_ops index for LIKE 'prefix%' queries that
+        # nothing here makes; each index costs every insert (docs/BENCHMARKS.md).
+        indexes = [models.Index(fields=["user_id"], name="order_user_idx")]
 
     def __str__(self) -> str:
         return f"{self.order_id} ({self.user_id}: {self.qty} × {self.product_id}, {self.status})"
@@ -44,6 +48,8 @@ class OutboxEvent(OutboxEventBase):
         indexes = [
             # The relay's query: unsent rows, oldest first.
             models.Index(fields=["id"], condition=models.Q(sent_at__isnull=True), name="outbox_unsent_idx"),
+            # reconcile: the event of an order the catalog never saw.
+            models.Index(fields=["subject_id"], name="outbox_subject_idx"),
         ]
 
 

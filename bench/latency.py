@@ -5,7 +5,10 @@
 Runs the real path — gunicorn (2 workers) serving the order API, the web process's
 producer, one broker, ``runconsumer`` — and, after a warm-up at 200 orders/s (steady
 state is measured, not the JVM's start), places orders over HTTP at each rate (open
-loop: orders go out on schedule, whether or not earlier ones are done). Per order,
+loop: orders go out on schedule, each of 8 client threads waiting only for its own last
+answer). Each rate's row gives the rate achieved — where the machine cannot place orders
+that fast, the run takes longer and says so — and a second table each process's CPU
+per order. Per order,
 latency = the ledger row's ``applied_at`` (PostgreSQL ``clock_timestamp()`` as the row is
 written, just before its transaction commits) − the order's ``created_at`` (set just
 before the order's INSERT, so a little before its commit): both ends are biased by about
@@ -30,9 +33,11 @@ from bench.common import (
     Row,
     api_token,
     bench_stack,
+    cpu_seconds,
     create_products,
     print_table,
     progress,
+    service_pids,
     start_web,
     wait_for,
     warm_broker,
@@ -99,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     rates = [float(r) for r in args.rates.split(",")]
 
-    with bench_stack():
+    with bench_stack() as home:
         from django.conf import settings
         from django.db import connections
 
@@ -112,7 +117,8 @@ def main(argv: list[str] | None = None) -> None:
         warm_broker(3 * args.warm_up)
         web = start_web(WEB_PORT)
         consumer = subprocess.Popen([sys.executable, "manage.py", "runconsumer"], cwd=ROOT, env=dict(os.environ))
-        results = {}
+        results, cpu = {}, {}
+        processes = {"web": [web.pid], "runconsumer": [consumer.pid], **service_pids(home)}
         try:
             # Warm up: connections, the producer, the consumer group, and the broker's
             # fetch path (its produce path was warmed above: see warm_broker; a fresh
@@ -126,7 +132,13 @@ def main(argv: list[str] | None = None) -> None:
                 with connections["catalog"].cursor() as c:
                     c.execute("TRUNCATE catalog_stockmovement, catalog_outboxevent")
                 progress(f"{rate:g} orders/s for {args.seconds:g} s")
+                before, own = cpu_seconds(processes), time.process_time()
                 accepted, elapsed = place_orders(rate, args.seconds, products, token)
+                after, own = cpu_seconds(processes), time.process_time() - own
+                # Where each order's CPU went (the cores are shared: what one spends, the
+                # others wait for); the load generator is this process.
+                cpu[rate] = {name: (after[name] - before[name]) / accepted * 1000 for name in processes}
+                cpu[rate]["load generator"] = own / accepted * 1000
                 wait_for(lambda a=accepted: len(latencies_ms()) >= a, timeout=60, interval=0.5, what="all applied")
                 values = latencies_ms()
                 results[rate] = (accepted / elapsed, *(percentile(values, q) for q in (50, 90, 99)))
@@ -147,6 +159,18 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(Row(f"latency p50 @ {rate:g} orders/s", p50, "ms", target=target, settings=settings))
             rows.append(Row(f"latency p99 @ {rate:g} orders/s", p99, "ms", target=target))
         print_table(f"Order commit → stock change (python -m bench.latency --rates {args.rates})", rows)
+        print_table(
+            "CPU per order, by process (same runs)",
+            [
+                Row(
+                    f"cpu per order @ {rate:g} orders/s",
+                    sum(used.values()),
+                    "ms",
+                    settings=", ".join(f"{name} {ms:.1f}" for name, ms in used.items()) + " ms",
+                )
+                for rate, used in cpu.items()
+            ],
+        )
         draw(results)
 
 

@@ -358,10 +358,12 @@ class BatchConsumer:
         if not self._uncommitted or (not now and time.monotonic() - self._committed_at < self.commit_interval):
             return
         self._uncommitted, self._committed_at = False, time.monotonic()
+        # Partitions revoked meanwhile were committed and forgotten by _on_revoke.
+        offsets = [TopicPartition(t, p, o) for (t, p), o in self._positions.items()]
+        if not offsets:
+            return
         try:
-            consumer.commit(
-                offsets=[TopicPartition(t, p, o) for (t, p), o in self._positions.items()], asynchronous=True
-            )
+            consumer.commit(offsets=offsets, asynchronous=True)
         except KafkaException as exc:
             logger.warning("offsets not committed (%s); the last batches will be redelivered and skipped", exc)
 

@@ -43,6 +43,8 @@ def test_relay_benchmark():
 def test_latency_benchmark():
     out = run_bench("bench.latency", "--rates", "20", "--seconds", "2", "--warm-up", "1")
     assert value(out, "latency p50 @ 20 orders/s") > 0
+    assert "orders/s achieved" in out
+    assert value(out, "cpu per order @ 20 orders/s") > 0
 
 
 def test_http_benchmark():

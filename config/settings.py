@@ -191,9 +191,10 @@ KAFKA_CONSUMER_SESSION_TIMEOUT_MS = int(os.environ.get("KAFKA_CONSUMER_SESSION_T
 # The web process's producer (and the consumers' results): 0 sends each event at once.
 # A web worker produces one event per request, so lingering never filled a batch at the
 # rates one worker serves; it only added its wait, and more (queued requests) under load:
-# order-to-stock p50 at 200 orders/s measured 9.4 / 11.4 ms with 0 against 13.6 / 14.9 ms
-# with 1 (docs/BENCHMARKS.md). Messages still go together whenever they queue up while a
-# request is in flight.
+# order-to-stock p50 with 200 orders/s asked (fewer were placed: this machine saturates
+# near 80–110) measured 9.4 / 11.4 ms with 0 against 13.6 / 14.9 ms with 1
+# (docs/BENCHMARKS.md). Messages still go together whenever they queue up while a request
+# is in flight.
 KAFKA_PUBLISHER_LINGER_MS = int(os.environ.get("KAFKA_PUBLISHER_LINGER_MS", "0"))
 
 # Consumer batching: up to this many events per database transaction (one database

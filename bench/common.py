@@ -16,13 +16,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from testsupport.services import ROOT, KafkaBroker, KafkaCluster, Postgres, web_answers
 
 IMG_DIR = ROOT / "docs" / "img"
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -42,8 +46,9 @@ class Row:
 @contextmanager
 def bench_stack(*, pg_port: int = 26432, kafka_port: int = 27092, cluster: bool = False):
     """PostgreSQL (databases orders, catalog) and Kafka of their own (one broker, or three
-    with ``cluster``), with Django set up on them, in production mode. Ports stay below 32768, where the
-    kernel's ephemeral ports (other programs' outgoing connections) cannot take them."""
+    with ``cluster``), with Django set up on them, in production mode. Ports stay below
+    32768, where the kernel's ephemeral ports (other programs' outgoing connections) cannot
+    take them."""
     # SIGTERM (Ctrl-C's cousin) must still stop the services below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     home = Path(tempfile.mkdtemp(prefix="stocksync-bench-"))
@@ -114,6 +119,14 @@ def cpu_seconds(roots: dict[str, list[int]]) -> dict[str, float]:
             tree |= frontier
         totals[name] = sum(used.get(pid, 0.0) for pid in tree)
     return totals
+
+
+def cpu_during(roots: dict[str, list[int]], work: Callable[[], T]) -> tuple[T, dict[str, float]]:
+    """Run ``work``; return its result and the CPU seconds each group of ``roots`` used meanwhile."""
+    before = cpu_seconds(roots)
+    result = work()
+    after = cpu_seconds(roots)
+    return result, {name: after[name] - before[name] for name in roots}
 
 
 def service_pids(home: Path) -> dict[str, list[int]]:

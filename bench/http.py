@@ -22,7 +22,7 @@ from bench.common import (
     Row,
     api_token,
     bench_stack,
-    cpu_seconds,
+    cpu_during,
     create_products,
     print_table,
     progress,
@@ -92,11 +92,10 @@ def main(argv: list[str] | None = None) -> None:
             cpu: dict[str, dict[str, float]] = {OURS: {}, BARE: {}}  # path -> process -> CPU seconds
 
             def measure(path: str, rates: list[float]) -> None:
-                before = cpu_seconds(processes)
-                rates.append(wrk(path, args.seconds, args.connections, token))
-                after = cpu_seconds(processes)
-                for name in processes:
-                    cpu[path][name] = cpu[path].get(name, 0.0) + after[name] - before[name]
+                rate, used = cpu_during(processes, lambda: wrk(path, args.seconds, args.connections, token))
+                rates.append(rate)
+                for name, seconds in used.items():
+                    cpu[path][name] = cpu[path].get(name, 0.0) + seconds
 
             for round_ in range(args.rounds):
                 progress(f"round {round_ + 1}/{args.rounds}: ours")

@@ -33,7 +33,7 @@ from bench.common import (
     Row,
     api_token,
     bench_stack,
-    cpu_seconds,
+    cpu_during,
     create_products,
     print_table,
     progress,
@@ -134,13 +134,16 @@ def main(argv: list[str] | None = None) -> None:
                 with connections["catalog"].cursor() as c:
                     c.execute("TRUNCATE catalog_stockmovement, catalog_outboxevent")
                 progress(f"{rate:g} orders/s for {args.seconds:g} s")
-                before, own = cpu_seconds(processes), time.process_time()
-                accepted, elapsed = place_orders(rate, args.seconds, products, token)
-                after, own = cpu_seconds(processes), time.process_time() - own
+                own = time.process_time()
+                (accepted, elapsed), used = cpu_during(
+                    processes, lambda r=rate: place_orders(r, args.seconds, products, token)
+                )
+                own = time.process_time() - own
                 # Where each order's CPU went (the cores are shared: what one spends, the
                 # others wait for); the load generator is this process.
-                cpu[rate] = {name: (after[name] - before[name]) / accepted * 1000 for name in processes}
-                cpu[rate]["load generator"] = own / accepted * 1000
+                cpu[rate] = {
+                    name: seconds / accepted * 1000 for name, seconds in {**used, "load generator": own}.items()
+                }
                 wait_for(lambda a=accepted: len(latencies_ms()) >= a, timeout=60, interval=0.5, what="all applied")
                 values = latencies_ms()
                 results[rate] = (accepted / elapsed, *(percentile(values, q) for q in (50, 90, 99)))

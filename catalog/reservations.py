@@ -11,7 +11,10 @@ The rules, per order (``orderId``):
   message), once; if the order was rejected there is nothing to give back; if the
   cancellation arrives first, it is recorded and the order, when it comes, is rejected;
 * an event whose (orderId, kind) is already decided — in the ledger or earlier in the
-  batch — is a redelivery: skipped.
+  batch — is a redelivery: skipped, and its result is given again, as decided the first
+  time (the first answer may have been lost with a crash before it reached Kafka).
+
+Every event gets an answer: ``Decisions.results`` has one per event, in the batch's order.
 """
 
 from __future__ import annotations
@@ -47,6 +50,17 @@ class Decided:
 
     product_id: str
     delta: int
+    outcome: str
+    reason: str
+
+
+def order_result(*, order_id: str, kind: str, outcome: str, reason: str, product_id: str, delta: int) -> OrderResult:
+    """The answer the order service gets for one decision."""
+    if kind == CANCEL:
+        status = CANCELLED
+    else:
+        status = CONFIRMED if outcome == APPLIED else REJECTED
+    return OrderResult(order_id=order_id, status=status, reason=reason, product_id=product_id, stock_delta=delta)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,16 +77,13 @@ class Movement:
     @property
     def result(self) -> OrderResult:
         event = self.record.event
-        if self.kind == CANCEL:
-            status = CANCELLED
-        else:
-            status = CONFIRMED if self.outcome == APPLIED else REJECTED
-        return OrderResult(
+        return order_result(
             order_id=event.order_id,
-            status=status,
+            kind=self.kind,
+            outcome=self.outcome,
             reason=self.reason,
             product_id=event.product_id,
-            stock_delta=self.delta,
+            delta=self.delta,
         )
 
 
@@ -82,6 +93,7 @@ class Decisions:
     stock: dict[str, int] = field(default_factory=dict)  # new stock of the products that changed
     skipped: int = 0
     rejected: list[Rejection] = field(default_factory=list)  # to dead-letter: not an order outcome
+    results: list[OrderResult] = field(default_factory=list)  # one per decided or skipped event, in order
 
 
 def reserve_or_reject(
@@ -98,8 +110,19 @@ def reserve_or_reject(
     for record in records:
         event = record.event
         kind = CANCEL if event.is_cancellation else ORDER
-        if (event.order_id, kind) in decided:
+        already = decided.get((event.order_id, kind))
+        if already is not None:
             out.skipped += 1
+            out.results.append(
+                order_result(
+                    order_id=event.order_id,
+                    kind=kind,
+                    outcome=already.outcome,
+                    reason=already.reason,
+                    product_id=already.product_id,
+                    delta=already.delta,
+                )
+            )
             continue
         product = products.get(event.product_id)
         current = stock.get(event.product_id)
@@ -132,6 +155,8 @@ def reserve_or_reject(
         if current is not None and delta:
             current += delta
             stock[event.product_id] = out.stock[event.product_id] = current
-        decided[event.order_id, kind] = Decided(event.product_id, delta)
-        out.movements.append(Movement(record, kind, outcome, reason, delta, current))
+        decided[event.order_id, kind] = Decided(event.product_id, delta, outcome, reason)
+        movement = Movement(record, kind, outcome, reason, delta, current)
+        out.movements.append(movement)
+        out.results.append(movement.result)
     return out

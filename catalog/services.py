@@ -36,9 +36,14 @@ def stock_apply_order_events(*, records: list[Record[OrderEvent]]) -> BatchResul
     instead of deadlocking), reads what the ledger already decided for the batch's
     orders (after the locks are held: it includes the previous holder's), and lets
     ``catalog.reservations`` decide each event: reserve, reject (stock never below
-    zero) or give back. Each decision is a ledger row (``StockMovement``)
-    and an ``OrderResult`` in the catalog's outbox, in the same transaction as the stock
-    change; the results are published after commit. Redelivered events are skipped.
+    zero) or give back. Each decision is a ledger row (``StockMovement``), in the same
+    transaction as the stock change. Redelivered events are skipped.
+
+    Every event's ``OrderResult`` — a redelivered one's as the ledger first decided it —
+    comes back in ``BatchResult.replies``. The consume loop publishes them, and waits
+    for the broker to have them, before the batch's offsets may be committed: so a result
+    lost with a crash is given again when its event is redelivered, and the ledger is
+    the only record the catalog keeps of its answers (no outbox row per result).
 
     On PostgreSQL the batch is read and written by set-based SQL (``catalog.stock_sql``:
     the consumer's hot path); elsewhere through the ORM, with the same effect.
@@ -50,17 +55,17 @@ def stock_apply_order_events(*, records: list[Record[OrderEvent]]) -> BatchResul
             read, write = stock_read_batch_orm, stock_write_decisions_orm
         products, decided = read(records=records, using=CATALOG_DB)
         decisions = reserve_or_reject(records=records, products=products, decided=decided)
-        results = write(decisions=decisions, using=CATALOG_DB)
-        outbox_publish_on_commit(
-            model=OutboxEvent, rows=results, using=CATALOG_DB, crash_point_name="catalog.after_commit"
-        )
+        write(decisions=decisions, using=CATALOG_DB)
         crash_point("consumer.before_db_commit")
     applied = sum(1 for m in decisions.movements if m.outcome == APPLIED)
+    topic = settings.ORDER_RESULTS_TOPIC
     return BatchResult(
         applied=applied,
         refused=len(decisions.movements) - applied,
         skipped=decisions.skipped,
         rejected=decisions.rejected,
+        # Keyed by orderId: one order's answers stay in order on the results topic.
+        replies=[(topic, r.order_id.encode(), r.to_json(), None) for r in decisions.results],
     )
 
 
@@ -78,16 +83,16 @@ def stock_read_batch_orm(
         .values_list("product_id", "stock", "active")
     }
     decided = {
-        (order_id, kind): Decided(product_id, delta)
-        for order_id, kind, product_id, delta in StockMovement.objects.using(using)
+        (order_id, kind): Decided(product_id, delta, outcome, reason)
+        for order_id, kind, product_id, delta, outcome, reason in StockMovement.objects.using(using)
         .filter(order_id__in={r.event.order_id for r in records})
-        .values_list("order_id", "kind", "product_id", "delta")
+        .values_list("order_id", "kind", "product_id", "delta", "outcome", "reason")
     }
     return products, decided
 
 
-def stock_write_decisions_orm(*, decisions: Decisions, using: str) -> list[OutboxRow]:
-    """Write ledger rows, stock and results through the ORM; return the outbox rows."""
+def stock_write_decisions_orm(*, decisions: Decisions, using: str) -> None:
+    """Write ledger rows and stock through the ORM."""
     StockMovement.objects.using(using).bulk_create(
         [
             StockMovement(
@@ -107,16 +112,6 @@ def stock_write_decisions_orm(*, decisions: Decisions, using: str) -> list[Outbo
     )
     for product_id, stock in decisions.stock.items():
         Product.objects.using(using).filter(product_id=product_id).update(stock=stock)
-    topic = settings.ORDER_RESULTS_TOPIC
-    events = OutboxEvent.objects.using(using).bulk_create(
-        [
-            OutboxEvent(
-                topic=topic, key=m.record.event.order_id, subject_id=m.record.event.order_id, payload=m.result.to_json()
-            )
-            for m in decisions.movements
-        ]
-    )
-    return [OutboxRow.of(e) for e in events]
 
 
 def product_snapshot(product: Product, *, deleted: bool = False) -> ProductSnapshot:

@@ -8,9 +8,8 @@ elsewhere (SQLite); both have the same effect, and the tests run both.
   the ledger already decided for the batch's orders — a second statement, so that its
   snapshot is taken after the locks are held and includes whatever the previous holder
   committed.
-* ``stock_write_decisions_sql``: one statement writes the ledger rows, sets each
-  product's stock to its last decision's ``stock_after`` and adds the results to the
-  catalog's outbox, returning their ids.
+* ``stock_write_decisions_sql``: one statement writes the ledger rows and sets each
+  product's stock to its last decision's ``stock_after``.
 
 The batch reaches PostgreSQL in one of two ways, same statements around it:
 
@@ -32,14 +31,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.conf import settings
 from django.db import connections
 from psycopg import Cursor
 
 from catalog.reservations import Decided, Decisions, ProductState
 from kafka_bridge.consumer import Record
 from kafka_bridge.events import OrderEvent
-from kafka_bridge.outbox import OutboxRow
 
 # Batches up to this many events go as arrays, larger ones through COPY.
 ARRAYS_UP_TO = 200
@@ -48,7 +45,7 @@ STAGING = """
 CREATE TEMPORARY TABLE IF NOT EXISTS stock_batch (order_id text, product_id text) ON COMMIT DELETE ROWS;
 CREATE TEMPORARY TABLE IF NOT EXISTS stock_decided (
     ord integer, order_id text, kind text, outcome text, reason text, product_id text,
-    delta bigint, stock_after bigint, topic text, part integer, off bigint, payload bytea
+    delta bigint, stock_after bigint, topic text, part integer, off bigint
 ) ON COMMIT DELETE ROWS
 """
 
@@ -65,17 +62,14 @@ FOR UPDATE
 """
 
 DECIDED = """
-SELECT m.order_id, m.kind, m.product_id, m.delta FROM catalog_stockmovement m
+SELECT m.order_id, m.kind, m.product_id, m.delta, m.outcome, m.reason FROM catalog_stockmovement m
 WHERE m.order_id IN ({orders})
 """
 
+# The stock update is a data-modifying CTE: PostgreSQL runs it to completion although the
+# INSERT does not read it.
 WRITE = """
-WITH decided AS ({decided}), ledger AS (
-    INSERT INTO catalog_stockmovement
-        (order_id, kind, outcome, reason, product_id, delta, stock_after, topic, "partition", "offset", applied_at)
-    SELECT order_id, kind, outcome, reason, product_id, delta, stock_after, topic, part, off, clock_timestamp()
-    FROM decided ORDER BY ord
-), stock AS (
+WITH decided AS ({decided}), stock AS (
     UPDATE catalog_product p SET stock = last.stock_after
     FROM (
         SELECT DISTINCT ON (product_id) product_id, stock_after FROM decided
@@ -83,11 +77,12 @@ WITH decided AS ({decided}), ledger AS (
     ) last
     WHERE p.product_id = last.product_id AND p.stock <> last.stock_after
 )
-INSERT INTO catalog_outboxevent (topic, key, subject_id, payload, created_at, attempts, last_error)
-SELECT %s, order_id, order_id, payload, clock_timestamp(), 0, '' FROM decided ORDER BY ord
-RETURNING id
+INSERT INTO catalog_stockmovement
+    (order_id, kind, outcome, reason, product_id, delta, stock_after, topic, "partition", "offset", applied_at)
+SELECT order_id, kind, outcome, reason, product_id, delta, stock_after, topic, part, off, clock_timestamp()
+FROM decided ORDER BY ord
 """
-DECIDED_COLUMNS = "ord, order_id, kind, outcome, reason, product_id, delta, stock_after, topic, part, off, payload"
+DECIDED_COLUMNS = "ord, order_id, kind, outcome, reason, product_id, delta, stock_after, topic, part, off"
 
 # The batch as arrays (one parameter each) ...
 FROM_ARRAYS = {
@@ -96,9 +91,9 @@ FROM_ARRAYS = {
     "decided": f"""
         SELECT {DECIDED_COLUMNS} FROM unnest(
             %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-            %s::bigint[], %s::bigint[], %s::text[], %s::int[], %s::bigint[], %s::bytea[]
+            %s::bigint[], %s::bigint[], %s::text[], %s::int[], %s::bigint[]
         ) WITH ORDINALITY
-        AS d(order_id, kind, outcome, reason, product_id, delta, stock_after, topic, part, off, payload, ord)
+        AS d(order_id, kind, outcome, reason, product_id, delta, stock_after, topic, part, off, ord)
     """,
 }
 # ... or COPY'd into the temporary tables.
@@ -141,43 +136,36 @@ def stock_read_batch_sql(
 
 def _read_results(lock, ledger) -> tuple[dict[str, ProductState], dict[tuple[str, str], Decided]]:
     products = {pid: ProductState(stock, active) for pid, stock, active in lock.fetchall()}
-    decided = {(oid, kind): Decided(pid, delta) for oid, kind, pid, delta in ledger.fetchall()}
+    decided = {
+        (oid, kind): Decided(pid, delta, outcome, reason)
+        for oid, kind, pid, delta, outcome, reason in ledger.fetchall()
+    }
     return products, decided
 
 
-def stock_write_decisions_sql(*, decisions: Decisions, using: str) -> list[OutboxRow]:
-    """Write the decisions (the batch's products already locked); return the outbox rows
-    of their results, to publish after commit."""
+def stock_write_decisions_sql(*, decisions: Decisions, using: str) -> None:
+    """Write the decisions (the batch's products already locked)."""
     moves = decisions.movements
     if not moves:
-        return []
-    topic = settings.ORDER_RESULTS_TOPIC
-    payloads = [m.result.to_json() for m in moves]
+        return
     rows = [
         (m.record.event.order_id, m.kind, m.outcome, m.reason, m.record.event.product_id, m.delta, m.stock_after)
-        + (m.record.topic, m.record.partition, m.record.offset, payload)
-        for m, payload in zip(moves, payloads, strict=True)
+        + (m.record.topic, m.record.partition, m.record.offset)
+        for m in moves
     ]
     if len(moves) <= ARRAYS_UP_TO:
         with _raw(using) as raw, Cursor(raw) as cursor:
             columns = [list(column) for column in zip(*rows, strict=True)]  # one array per column
-            cursor.execute(WRITE.format(**FROM_ARRAYS), [*columns, topic], binary=True)
-            ids = [row[0] for row in cursor.fetchall()]
-    else:
+            cursor.execute(WRITE.format(**FROM_ARRAYS), columns, binary=True)
+        return
 
-        def write(cursor):
-            with cursor.copy(f"COPY stock_decided ({DECIDED_COLUMNS}) FROM STDIN") as copy:
-                for ord_, row in enumerate(rows, start=1):
-                    copy.write_row((ord_, *row))
-            cursor.execute(WRITE.format(**FROM_STAGING), [topic])
-            return [row[0] for row in cursor.fetchall()]
+    def write(cursor):
+        with cursor.copy(f"COPY stock_decided ({DECIDED_COLUMNS}) FROM STDIN") as copy:
+            for ord_, row in enumerate(rows, start=1):
+                copy.write_row((ord_, *row))
+        cursor.execute(WRITE.format(**FROM_STAGING))
 
-        ids = _with_staging(using, write)
-    # Ids come from a sequence in insertion order, which is the batch's order.
-    return [
-        OutboxRow(pk, topic, m.record.event.order_id, payload)
-        for pk, m, payload in zip(sorted(ids), moves, payloads, strict=True)
-    ]
+    _with_staging(using, write)
 
 
 @contextmanager

@@ -2,10 +2,12 @@
 
 One loop, one job: fetch a batch, decode each message, hand the good ones to their
 topic's handler (which applies them in one database transaction), dead-letter the bad ones,
-and only then record the batch's offsets for commit. Hence:
+publish the handler's replies, and only then record the batch's offsets for commit. Hence:
 
 * a crash anywhere before the offset commit redelivers the batch, and the handler's
   ledger makes redelivery harmless (at-least-once delivery, exactly-once effect);
+* a reply (the catalog's result for an order) is on Kafka before its event's offset is
+  committed; if a crash loses it, the redelivered event is answered again from the ledger;
 * a message that can never be applied is dead-lettered with its reason and the loop
   goes on: a poison message never stalls a partition;
 * a transient failure (database unreachable) is retried with backoff, never
@@ -31,11 +33,12 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 
 from kafka_bridge.config import consumer_config
-from kafka_bridge.deadletters import DeadLetter, DeadLetterPublisher, SourceMessage, position
+from kafka_bridge.deadletters import DeadLetter, SourceMessage, dead_letter_message, position
 from kafka_bridge.events import InvalidEvent
 from kafka_bridge.faults import crash_point
 from kafka_bridge.heartbeat import Heartbeat
 from kafka_bridge.metrics import CONSUMED, observe_batch
+from kafka_bridge.producer import ConfirmedPublisher, Outgoing
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +75,15 @@ class BatchResult:
     refused: int = 0  # decided, as a business outcome, not to apply (e.g. out of stock)
     skipped: int = 0  # already decided: redelivered or duplicated upstream
     rejected: list[Rejection] = field(default_factory=list)  # to dead-letter
+    # Messages to publish once the batch is committed; its offsets wait until the broker has them.
+    replies: list[Outgoing] = field(default_factory=list)
 
     def __iadd__(self, other: BatchResult) -> BatchResult:
         self.applied += other.applied
         self.refused += other.refused
         self.skipped += other.skipped
         self.rejected += other.rejected
+        self.replies += other.replies
         return self
 
 
@@ -172,7 +178,7 @@ class BatchConsumer:
 
     def run(self) -> LoopStats:
         consumer = Consumer(self._config)
-        dead_letters = DeadLetterPublisher()
+        publisher = ConfirmedPublisher()  # dead letters and replies
         self._last_activity = time.monotonic()
         self._assigned_once = False
         consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
@@ -188,9 +194,9 @@ class BatchConsumer:
                 if messages:
                     self._last_activity = time.monotonic()
                     try:
-                        self._process(consumer, dead_letters, messages)
+                        self._process(consumer, publisher, messages)
                     except _StopRequested:
-                        logger.info("stopping with a batch unapplied; it will be redelivered")
+                        logger.info("stopping before the batch's offsets were committed; it will be redelivered")
                         break
                 else:
                     self._commit_pending(consumer, now=True)  # quiet: nothing to wait for
@@ -207,7 +213,7 @@ class BatchConsumer:
                 self.heartbeat.stop()
             if self.stats.batches != summarised.batches:
                 self._log_summary(summarised)
-            dead_letters.close()
+            publisher.close()
             self._commit_now(consumer, list(self._positions))
             consumer.close()
             logger.info(
@@ -259,7 +265,7 @@ class BatchConsumer:
                 logger.warning("consumer error (will keep trying): %s", error)
         return good
 
-    def _process(self, consumer: Consumer, dead_letters: DeadLetterPublisher, messages: list[Message]) -> None:
+    def _process(self, consumer: Consumer, publisher: ConfirmedPublisher, messages: list[Message]) -> None:
         by_topic: dict[str, list[Record]] = {}
         letters: list[DeadLetter] = []
         for message in messages:
@@ -291,7 +297,9 @@ class BatchConsumer:
                 letter.exception,
                 extra=letter.source.log_fields,
             )
-        if letters and not dead_letters.send(letters, should_stop=lambda: self._stopping):
+        # One wait for the broker per batch, for its dead letters and its replies together.
+        outgoing = [dead_letter_message(letter) for letter in letters] + result.replies
+        if outgoing and not publisher.send(outgoing, should_stop=lambda: self._stopping):
             raise _StopRequested
         for letter in letters:
             CONSUMED.labels(letter.source.topic, "dead_lettered").inc()

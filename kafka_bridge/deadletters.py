@@ -15,7 +15,7 @@ from typing import cast
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from kafka_bridge.config import client_config, dead_letter_topic, producer_config
-from kafka_bridge.producer import Headers, deliver
+from kafka_bridge.producer import Headers, Outgoing, deliver
 
 logger = logging.getLogger(__name__)
 
@@ -81,53 +81,10 @@ def dead_letter_headers(letter: DeadLetter) -> Headers:
     ]
 
 
-class DeadLetterPublisher:
-    """Sends dead letters and waits until the broker has them (before offsets move on)."""
-
-    def __init__(self) -> None:
-        self._producer = Producer(producer_config(**{"linger.ms": 0}))
-
-    def send(self, letters: list[DeadLetter], *, should_stop: Callable[[], bool] = lambda: False) -> bool:
-        """Publish and wait for every letter; re-send failed ones until delivered.
-
-        Returns False only when asked to stop with letters undelivered: the caller must
-        then not commit their offsets, so that they come back after a restart.
-        """
-        to_send = list(letters)
-        backoff = 0.5
-        while to_send:
-            errors = deliver(
-                self._producer,
-                [
-                    (
-                        dead_letter_topic(letter.source.topic),
-                        letter.source.key,
-                        letter.source.value,
-                        dead_letter_headers(letter),
-                    )
-                    for letter in to_send
-                ],
-                should_stop=should_stop,
-            )
-            if errors is None:
-                return False
-            failed = [letter for letter, err in zip(to_send, errors, strict=True) if err is not None]
-            if failed:
-                logger.warning(
-                    "%d dead letter(s) not accepted by the broker (%s); retrying in %.1fs",
-                    len(failed),
-                    next(err for err in errors if err is not None),
-                    backoff,
-                )
-                if should_stop():
-                    return False
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 30)
-            to_send = failed
-        return True
-
-    def close(self) -> None:
-        self._producer.flush(10)
+def dead_letter_message(letter: DeadLetter) -> Outgoing:
+    """The letter as it goes to its dead-letter topic: the original key and value, and why."""
+    source = letter.source
+    return (dead_letter_topic(source.topic), source.key, source.value, dead_letter_headers(letter))
 
 
 @dataclass(frozen=True)

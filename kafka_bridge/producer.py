@@ -176,3 +176,43 @@ def deliver(
         if len(outcome) < len(messages) and should_stop():
             return None
     return [outcome[index] for index in range(len(messages))]
+
+
+class ConfirmedPublisher:
+    """Publishes messages and waits until the broker has every one, re-sending any it
+    refused. For what must be on Kafka before a consumer's offsets move past the batch that
+    produced it: dead letters, and a batch's replies (the catalog's order results)."""
+
+    def __init__(self) -> None:
+        self._producer = Producer(producer_config(**{"linger.ms": 0}))
+
+    def send(self, messages: list[Outgoing], *, should_stop: Callable[[], bool] = lambda: False) -> bool:
+        """Publish and wait for every message; re-send failed ones until delivered.
+
+        Returns False only when asked to stop with messages undelivered: the caller must
+        then not commit the offsets of what produced them, so that it comes back after a
+        restart.
+        """
+        to_send = list(messages)
+        backoff = 0.5
+        while to_send:
+            errors = deliver(self._producer, to_send, should_stop=should_stop)
+            if errors is None:
+                return False
+            failed = [message for message, err in zip(to_send, errors, strict=True) if err is not None]
+            if failed:
+                logger.warning(
+                    "%d message(s) not accepted by the broker (%s); retrying in %.1fs",
+                    len(failed),
+                    next(err for err in errors if err is not None),
+                    backoff,
+                )
+                if should_stop():
+                    return False
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 30)
+            to_send = failed
+        return True
+
+    def close(self) -> None:
+        self._producer.flush(10)

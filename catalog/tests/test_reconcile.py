@@ -5,12 +5,9 @@ import uuid
 from io import StringIO
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
-from django.utils import timezone
 
-from catalog.models import OutboxEvent as CatalogOutbox
 from catalog.models import Product, StockMovement
 from catalog.services import stock_apply_order_events
 from kafka_bridge.consumer import Record
@@ -34,15 +31,14 @@ def reconcile(*args):
 def apply(*orders, results_reach_orders=True):
     """What runconsumer and runorderconsumer would do with these orders' events."""
     records = [Record("t", 0, i, None, None, None, event=order_event(o)) for i, o in enumerate(orders)]
-    stock_apply_order_events(records=records)
+    applied = stock_apply_order_events(records=records)
     if results_reach_orders:
-        results = CatalogOutbox.objects.filter(topic=settings.ORDER_RESULTS_TOPIC, sent_at__isnull=True)
         order_apply_results(
             records=[
-                Record("r", 0, r.pk, None, None, None, event=OrderResult.from_json(bytes(r.payload))) for r in results
+                Record("r", 0, i, None, None, None, event=OrderResult.from_json(value))
+                for i, (_, _, value, _) in enumerate(applied.replies)
             ]
         )
-        results.update(sent_at=timezone.now())
 
 
 @override_settings(OUTBOX_PUBLISH_ON_COMMIT=False)

@@ -38,7 +38,7 @@ def test_cancellation_gives_back_what_the_ledger_says_was_taken_once():
     d = decide(
         event("a", 3, kind=ORDER_CANCELLED),
         event("a", 3, kind=ORDER_CANCELLED),
-        decided={("a", "order"): Decided("P", -3)},
+        decided={("a", "order"): Decided("P", -3, "applied", "")},
     )
     assert outcomes(d) == [("a", "cancel", "applied", "", 3, 13)]
     assert d.skipped == 1
@@ -62,12 +62,30 @@ def test_a_cancellation_that_overtakes_its_order_makes_the_order_rejected():
 
 
 def test_orders_already_decided_are_skipped():
-    d = decide(event("a"), event("b"), event("b"), decided={("a", "order"): Decided("P", -1)})
+    d = decide(event("a"), event("b"), event("b"), decided={("a", "order"): Decided("P", -1, "applied", "")})
     assert [m.record.event.order_id for m in d.movements] == ["b"]
     assert d.skipped == 2
 
 
+def test_every_event_is_answered_and_a_repeat_gets_the_first_answer_again():
+    d = decide(
+        event("old"),  # rejected in an earlier batch, redelivered: answered as then, not decided again
+        event("a", 4),
+        event("a", 4),  # repeated in the batch: the same answer
+        event("b", 9),
+        decided={("old", "order"): Decided("P", 0, "rejected", "INSUFFICIENT_STOCK")},
+        stock=10,
+    )
+    assert [(r.order_id, r.status, r.reason, r.stock_delta) for r in d.results] == [
+        ("old", "REJECTED", "INSUFFICIENT_STOCK", 0),
+        ("a", "CONFIRMED", "", -4),
+        ("a", "CONFIRMED", "", -4),
+        ("b", "REJECTED", "INSUFFICIENT_STOCK", 0),
+    ]
+    assert d.skipped == 2
+
+
 def test_cancellation_naming_another_product_is_dead_lettered():
-    d = decide(event("a", kind=ORDER_CANCELLED, product="Q"), decided={("a", "order"): Decided("P", -1)})
+    d = decide(event("a", kind=ORDER_CANCELLED, product="Q"), decided={("a", "order"): Decided("P", -1, "applied", "")})
     assert d.movements == []
     assert [r.exception for r in d.rejected] == ["ProductMismatch"]

@@ -5,6 +5,7 @@ import threading
 
 import orjson
 import pytest
+from django.conf import settings
 from django.db import connections
 
 from catalog import services, stock_sql
@@ -45,11 +46,16 @@ def stocks():
     return dict(Product.objects.values_list("product_id", "stock"))
 
 
-def results():
-    return [
-        orjson.loads(bytes(p))
-        for p in OutboxEvent.objects.filter(topic__contains="result").order_by("id").values_list("payload", flat=True)
-    ]
+def answers(*batch_results):
+    """The order results the batches hand back to publish, decoded, in order."""
+    out = []
+    for result in batch_results:
+        for topic, key, value, _ in result.replies:
+            assert topic == settings.ORDER_RESULTS_TOPIC
+            answer = orjson.loads(value)
+            assert key == answer["orderId"].encode()
+            out.append(answer)
+    return out
 
 
 def test_batch_lowers_stock_writes_ledger_rows_and_results(writer, products):
@@ -60,22 +66,33 @@ def test_batch_lowers_stock_writes_ledger_rows_and_results(writer, products):
     assert stocks() == {"CATALOG-001": 94, "CATALOG-002": 107, "CATALOG-003": 120}
     ledger = list(StockMovement.objects.order_by("id").values_list("order_id", "delta", "stock_after", "offset"))
     assert ledger == [("a", -2, 98, 0), ("b", -3, 107, 1), ("c", -4, 94, 2)]
-    assert [(r["orderId"], r["status"], r["stockDelta"]) for r in results()] == [
+    assert [(r["orderId"], r["status"], r["stockDelta"]) for r in answers(result)] == [
         ("a", "CONFIRMED", -2),
         ("b", "CONFIRMED", -3),
         ("c", "CONFIRMED", -4),
     ]
 
 
-def test_orders_already_in_ledger_or_repeated_in_batch_are_skipped(writer, products):
-    stock_apply_order_events(records=records(("a", "CATALOG-001", 2)))
+def test_orders_already_in_ledger_or_repeated_in_batch_are_skipped_and_answered_as_first_decided(writer, products):
+    first = stock_apply_order_events(records=records(("a", "CATALOG-001", 2), ("z", "CATALOG-001", 500)))
     result = stock_apply_order_events(
-        records=records(("a", "CATALOG-001", 2), ("b", "CATALOG-001", 1), ("b", "CATALOG-001", 9))
+        records=records(
+            ("a", "CATALOG-001", 2), ("z", "CATALOG-001", 1), ("b", "CATALOG-001", 1), ("b", "CATALOG-001", 9)
+        )
     )
-    assert (result.applied, result.skipped) == (1, 2)
+    assert (result.applied, result.skipped) == (1, 3)
     assert stocks()["CATALOG-001"] == 97
     assert StockMovement.objects.get(order_id="b").delta == -1
-    assert len(results()) == 2  # one result per decision, none for the duplicates
+    assert StockMovement.objects.count() == 3
+    # A redelivered event's answer is given again, as the ledger has it (its first answer
+    # may have been lost in a crash before it reached Kafka): z stays rejected for 500.
+    assert answers(result)[:2] == answers(first)
+    assert [(r["orderId"], r["status"], r["reason"], r["stockDelta"]) for r in answers(result)] == [
+        ("a", "CONFIRMED", "", -2),
+        ("z", "REJECTED", "INSUFFICIENT_STOCK", 0),
+        ("b", "CONFIRMED", "", -1),
+        ("b", "CONFIRMED", "", -1),
+    ]
 
 
 def test_orders_beyond_stock_and_for_unknown_products_are_refused_and_change_nothing(writer, products):
@@ -84,7 +101,7 @@ def test_orders_beyond_stock_and_for_unknown_products_are_refused_and_change_not
     )
     assert (result.applied, result.refused, result.rejected) == (2, 2, [])
     assert stocks()["CATALOG-003"] == 0
-    assert [(r["orderId"], r["status"], r["reason"]) for r in results()] == [
+    assert [(r["orderId"], r["status"], r["reason"]) for r in answers(result)] == [
         ("x", "REJECTED", "UNKNOWN_PRODUCT"),
         ("y", "CONFIRMED", ""),
         ("z", "REJECTED", "INSUFFICIENT_STOCK"),
@@ -94,13 +111,17 @@ def test_orders_beyond_stock_and_for_unknown_products_are_refused_and_change_not
 
 
 def test_cancellation_restores_stock_exactly_once(writer, products):
-    stock_apply_order_events(records=records(("a", "CATALOG-001", 30)))
+    order = stock_apply_order_events(records=records(("a", "CATALOG-001", 30)))
     cancel = records(("a", "CATALOG-001", 30, ORDER_CANCELLED), start=1)
-    stock_apply_order_events(records=cancel)
+    cancelled = stock_apply_order_events(records=cancel)
     again = stock_apply_order_events(records=cancel)
     assert again.skipped == 1
     assert stocks()["CATALOG-001"] == 100
-    assert [(r["status"], r["stockDelta"]) for r in results()] == [("CONFIRMED", -30), ("CANCELLED", 30)]
+    assert [(r["status"], r["stockDelta"]) for r in answers(order, cancelled, again)] == [
+        ("CONFIRMED", -30),
+        ("CANCELLED", 30),
+        ("CANCELLED", 30),
+    ]
 
 
 def test_every_writer_agrees_on_a_mixed_batch(products, monkeypatch):
@@ -123,7 +144,7 @@ def test_every_writer_agrees_on_a_mixed_batch(products, monkeypatch):
             (result.applied, result.refused, result.skipped),
             stocks(),
             rows,
-            [r.pop("orderId") and r for r in results()],
+            answers(result),
         )
 
     outcomes = {}
@@ -132,7 +153,6 @@ def test_every_writer_agrees_on_a_mixed_batch(products, monkeypatch):
             use_writer(name, patch)
             outcomes[name] = run()
         StockMovement.objects.all().delete()
-        OutboxEvent.objects.all().delete()
         Product.objects.filter(product_id="CATALOG-001").update(stock=100)
     assert outcomes["arrays"][0] == (3, 3, 1)  # applied, refused, skipped: a batch worth comparing
     assert outcomes["copy"] == outcomes["arrays"]

@@ -194,19 +194,29 @@ def test_wait_returns_the_final_status_in_one_round_trip(topics, replica):
             assert process.wait(30) == 0
 
 
-def test_results_left_unsent_by_the_catalog_are_sent_by_the_relay(topics, replica):
-    from django.test import override_settings
-
-    from catalog.models import OutboxEvent as CatalogOutbox
-    from testsupport.helpers import read_topic
+def test_a_result_lost_in_a_crash_after_the_catalogs_commit_is_given_again_on_redelivery(topics, replica):
+    from testsupport.helpers import manage_env, read_topic
 
     order = order_create(user_id="u", product_id="CATALOG-001", qty=2, unit_price=1000)
-    shutdown_publisher()
-    with override_settings(OUTBOX_PUBLISH_ON_COMMIT=False):  # as if the consumer died after its commit
-        consume_orders(topics["ORDER_EVENTS_TOPIC"], idle=2)
-    assert CatalogOutbox.objects.filter(topic=topics["ORDER_RESULTS_TOPIC"], sent_at__isnull=True).count() == 1
+    group = f"test-catalog-{uuid.uuid4()}"
+    # The catalog commits its decision and dies before the result is on Kafka.
+    crashing = manage(
+        "runconsumer",
+        "--group-id",
+        group,
+        "--exit-when-idle",
+        "10",
+        env=manage_env(STOCKSYNC_CRASH_POINTS="consumer.after_db_commit=1"),
+    )
+    assert crashing.wait(90) == -9
+    assert StockMovement.objects.get(order_id=order.order_id).delta == -2
+    assert read_topic(topics["ORDER_RESULTS_TOPIC"], expected=0, timeout=2) == []
 
-    assert manage("runrelay", "--once", "--grace", "0").wait(60) == 0
+    # Its offset was never committed: the event comes back, the ledger skips it, and the
+    # result is published from what the ledger decided.
+    stats = consume_orders(topics["ORDER_EVENTS_TOPIC"], group_id=group, idle=2)
+    assert (stats.applied, stats.skipped) == (0, 1)
+    assert stock_of("CATALOG-001") == 98
     [message] = read_topic(topics["ORDER_RESULTS_TOPIC"], expected=1)
     assert message.key() == str(order.order_id).encode()
     assert OrderResult.from_json(message.value()).status == "CONFIRMED"

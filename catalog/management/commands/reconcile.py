@@ -82,8 +82,9 @@ def render(report: ReconcileReport) -> str:
         ]
         lines += more(report.statuses)
         lines += [
-            "  What to do: 'result has not reached' → is `manage.py runorderconsumer` running, and",
-            "              `manage.py runrelay` (the catalog's outbox: admin → Catalog → Outbox events)?",
+            "  What to do: 'result has not reached' → is `manage.py runorderconsumer` running? Is",
+            "              `manage.py runconsumer` (it publishes each result before it moves past the",
+            "              order's event, and answers again an event it re-reads after a crash)?",
             "              'cancellation not applied' → as for an order not applied (relay, runconsumer).",
             "              'contradicts' → the order was changed by hand; set it to what the catalog says.",
             "",

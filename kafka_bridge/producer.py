@@ -183,8 +183,15 @@ class ConfirmedPublisher:
     refused. For what must be on Kafka before a consumer's offsets move past the batch that
     produced it: dead letters, and a batch's replies (the catalog's order results)."""
 
+    # It waits for what it sends (deliver() flushes, and a flush sends at once whatever
+    # the linger), so lingering never delays a message here; it only lets a batch's
+    # thousands of results be queued without waking the sender for each. One-off, 5,000
+    # messages produced and flushed: 96 ms with linger 0, 18 ms with 20; a lone message
+    # flushed 1.6 / 1.9 ms.
+    LINGER_MS = 20
+
     def __init__(self) -> None:
-        self._producer = Producer(producer_config(**{"linger.ms": 0}))
+        self._producer = Producer(producer_config(**{"linger.ms": self.LINGER_MS}))
 
     def send(self, messages: list[Outgoing], *, should_stop: Callable[[], bool] = lambda: False) -> bool:
         """Publish and wait for every message; re-send failed ones until delivered.

@@ -83,7 +83,8 @@ class StockMovement(models.Model):
 
 
 class OutboxEvent(OutboxEventBase):
-    """The catalog's outbox: order results and product snapshots."""
+    """The catalog's outbox: product snapshots. (Order results need none: the consumer
+    publishes them before committing the offsets of the events they answer.)"""
 
     class Meta:
         # Only the relay's index: nothing looks the catalog's events up by subject_id, and

@@ -188,7 +188,7 @@ KAFKA_PRODUCER_CONFIG = {
 
 KAFKA_CONSUMER_SESSION_TIMEOUT_MS = int(os.environ.get("KAFKA_CONSUMER_SESSION_TIMEOUT_MS", "10000"))
 
-# The web process's producer (and the consumers' results): 0 sends each event at once.
+# The web process's producer: 0 sends each event at once.
 # A web worker produces one event per request, so lingering never filled a batch at the
 # rates one worker serves; it only added its wait, and more (queued requests) under load:
 # order-to-stock p50 with 200 orders/s asked (fewer were placed: this machine saturates

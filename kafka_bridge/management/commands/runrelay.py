@@ -1,5 +1,5 @@
 """``python manage.py runrelay``: publish outbox events that were committed but never sent,
-from every service's outbox (orders: order events; catalog: results and products)."""
+from every service's outbox (orders: order events; catalog: product snapshots)."""
 
 import logging
 import signal

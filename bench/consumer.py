@@ -11,7 +11,8 @@ docs/img/consumer-throughput.png.
 Each rate is measured from the database: the ledger's row count is sampled every 10 ms;
 rate = (events − rows at the first sample with any) / (time to all − time of that sample),
 so process start-up and group joining are not counted, and the first batch is not
-counted as free.
+counted as free. Over the same window it reads from /proc the CPU each process used
+(the consumer and its children, PostgreSQL, the broker) and prints it per event.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from __future__ import annotations
 import argparse
 import time
 import uuid
+from pathlib import Path
 
-from bench.common import IMG_DIR, Row, bench_stack, print_table, progress, python, wait_for
+from bench.common import IMG_DIR, Row, bench_stack, cpu_seconds, print_table, progress, python, service_pids, wait_for
 
 TOPIC_PARTITIONS = 3
 
@@ -76,10 +78,14 @@ def ledger_rows() -> int:
         return cursor.fetchone()[0]
 
 
-def measure(label: str, command: list[str], expected: int, timeout: float = 900) -> float:
-    """Run a consumer (``python <command>``) and return its apply rate (events/s), sampled from the ledger."""
+def measure(
+    label: str, command: list[str], expected: int, home: Path, timeout: float = 900
+) -> tuple[float, dict[str, float]]:
+    """Run a consumer (``python <command>``); return its apply rate (events/s), sampled from
+    the ledger, and the CPU each process spent per event (µs) over the same window."""
     reset_catalog()
     process = python(*command)
+    roots = {"consumer": [process.pid], **service_pids(home)}
 
     def started() -> int:
         if process.poll() is not None:
@@ -88,7 +94,7 @@ def measure(label: str, command: list[str], expected: int, timeout: float = 900)
 
     try:
         first = wait_for(started, timeout=120, what=f"{label}: first ledger row")
-        t0 = time.monotonic()
+        t0, cpu0 = time.monotonic(), cpu_seconds(roots)
         while (rows := ledger_rows()) < expected:
             if process.poll() is not None and ledger_rows() < expected:
                 raise RuntimeError(f"{label}: exited with {process.returncode} after {rows} of {expected} events")
@@ -96,14 +102,15 @@ def measure(label: str, command: list[str], expected: int, timeout: float = 900)
                 raise TimeoutError(f"{label}: {rows} of {expected} after {timeout}s")
             progress(f"{label}: {rows:,}/{expected:,}")
             time.sleep(0.01)
-        elapsed = time.monotonic() - t0
+        elapsed, cpu1 = time.monotonic() - t0, cpu_seconds(roots)
     finally:
         # It may be a slow run measured on the first events only: stop it (SIGTERM: clean exit).
         process.terminate()
         process.wait(120)
     if first >= expected:  # all in the first sample: fall back to the whole run
         raise RuntimeError(f"{label}: too few events to measure ({expected}); use more --events")
-    return (expected - first) / elapsed
+    events = expected - first
+    return events / elapsed, {name: (cpu1[name] - cpu0[name]) / events * 1e6 for name in roots}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -122,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     partitions = 6 if args.cluster else TOPIC_PARTITIONS
 
-    with bench_stack(cluster=args.cluster):
+    with bench_stack(cluster=args.cluster) as home:
         from kafka_bridge.topics import topics_ensure
 
         topic = f"bench-orders-{uuid.uuid4().hex[:6]}"
@@ -137,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
 
         group = lambda: f"bench-{uuid.uuid4().hex[:8]}"  # noqa: E731  a fresh group reads from the start
         common = ["--topic", topic, "--exit-when-idle", "30"]  # stopped once measured
-        baseline = measure(
+        baseline, baseline_cpu = measure(
             "baseline (one at a time)",
             [
                 "-m",
@@ -150,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
                 str(args.baseline_events),
             ],
             args.baseline_events,
+            home,
         )
         settings = f"{args.events:,} events, {args.products:,} products, {partitions} partitions"
         if args.cluster:
@@ -162,14 +170,17 @@ def main(argv: list[str] | None = None) -> None:
                 settings=f"{args.baseline_events:,} events, 1 transaction + offset commit each",
             )
         ]
+        cpu_rows = [cpu_row("one event at a time (baseline)", baseline_cpu)]
         targets = {1: "≥ 80,000/s and ≥ 80× baseline", 3: "≥ 120,000/s"}
         for processes in (1, 2, 3) if args.cluster else (1, TOPIC_PARTITIONS):
-            rate = measure(
+            rate, cpu = measure(
                 f"runconsumer --processes {processes}",
                 ["manage.py", "runconsumer", *common, "--group-id", group(), "--batch-size", str(args.batch_size)]
                 + ["--processes", str(processes)],
                 args.events,
+                home,
             )
+            cpu_rows.append(cpu_row(f"runconsumer --processes {processes}", cpu))
             rows.append(
                 Row(
                     f"consumer: runconsumer --processes {processes}",
@@ -186,10 +197,11 @@ def main(argv: list[str] | None = None) -> None:
             for size in sizes:
                 # Small batches are slow; their rate settles within a few thousand events.
                 events = min(args.events, max(3000, size * 2000))
-                sweep[size] = measure(
+                sweep[size], _ = measure(
                     f"batch {size}",
                     ["manage.py", "runconsumer", *common, "--group-id", group(), "--batch-size", str(size)],
                     events,
+                    home,
                 )
                 rows.append(
                     Row(
@@ -203,6 +215,12 @@ def main(argv: list[str] | None = None) -> None:
             draw_sweep(sweep, baseline)
         flags = (" --sweep" if args.sweep else "") + (" --cluster" if args.cluster else "")
         print_table(f"Consumer apply throughput (python -m bench.consumer{flags})", rows)
+        print_table("CPU per event, by process (same runs)", cpu_rows)
+
+
+def cpu_row(label: str, cpu: dict[str, float]) -> Row:
+    parts = ", ".join(f"{name} {us:,.1f}" for name, us in cpu.items())
+    return Row(f"cpu per event, {label}", sum(cpu.values()), "µs", settings=f"{parts} µs")
 
 
 def draw_sweep(sweep: dict[int, float], baseline: float) -> None:

@@ -33,6 +33,7 @@ def test_consumer_benchmark():
     assert value(out, "consumer: one event at a time (baseline)") > 0
     assert value(out, "consumer: runconsumer --processes 1") > 0
     assert value(out, "consumer: runconsumer --processes 3") > 0
+    assert value(out, "cpu per event, runconsumer --processes 1") > 0
 
 
 def test_relay_benchmark():

@@ -149,8 +149,18 @@ def stock_write_decisions_sql(*, decisions: Decisions, using: str) -> None:
     if not moves:
         return
     rows = [
-        (m.record.event.order_id, m.kind, m.outcome, m.reason, m.record.event.product_id, m.delta, m.stock_after)
-        + (m.record.topic, m.record.partition, m.record.offset)
+        (
+            m.record.event.order_id,
+            m.kind,
+            m.outcome,
+            m.reason,
+            m.record.event.product_id,
+            m.delta,
+            m.stock_after,
+            m.record.topic,
+            m.record.partition,
+            m.record.offset,
+        )
         for m in moves
     ]
     if len(moves) <= ARRAYS_UP_TO:

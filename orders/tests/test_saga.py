@@ -15,7 +15,16 @@ from kafka_bridge.events import OrderResult
 from kafka_bridge.producer import shutdown_publisher
 from orders.models import Order, ProductReplica
 from orders.services import order_create
-from testsupport.helpers import api_client, consume_orders, consume_results, manage, produce, stock_of
+from testsupport.helpers import (
+    api_client,
+    consume_orders,
+    consume_results,
+    manage,
+    manage_env,
+    produce,
+    read_topic,
+    stock_of,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases=["default", "catalog"], transaction=True)]
 
@@ -195,8 +204,6 @@ def test_wait_returns_the_final_status_in_one_round_trip(topics, replica):
 
 
 def test_a_result_lost_in_a_crash_after_the_catalogs_commit_is_given_again_on_redelivery(topics, replica):
-    from testsupport.helpers import manage_env, read_topic
-
     order = order_create(user_id="u", product_id="CATALOG-001", qty=2, unit_price=1000)
     group = f"test-catalog-{uuid.uuid4()}"
     # The catalog commits its decision and dies before the result is on Kafka.

@@ -94,13 +94,13 @@ def database(url_env: str, sqlite_name: str) -> dict:
     url = os.environ.get(url_env)
     if url:
         db = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
-        if PG_PREPARED_STATEMENTS:
+        if PG_PREPARED_STATEMENTS and db["ENGINE"] == "django.db.backends.postgresql":
             # Parameters bound by the server, and a statement run twice on a connection
             # kept prepared there: PostgreSQL parses and plans it once, not per request.
-            # One-off, per order placed over the API: PostgreSQL's CPU 0.87-0.98 ms
-            # against 1.38-1.77 ms (docs/BENCHMARKS.md). Django leaves both off for
-            # poolers in transaction mode (PgBouncer before 1.21, or without
-            # max_prepared_statements): PG_PREPARED_STATEMENTS=false behind one.
+            # Per order placed over the API, PostgreSQL's CPU fell from 2.8 to 1.4 ms
+            # (1.8 to 0.9 ms for the bare DRF endpoint; docs/BENCHMARKS.md, sixth pass).
+            # Django leaves both off for poolers in transaction mode (PgBouncer before
+            # 1.21, or without max_prepared_statements): PG_PREPARED_STATEMENTS=false there.
             db["OPTIONS"] = {**db.get("OPTIONS", {}), "server_side_binding": True, "prepare_threshold": 2}
         return db
     VAR_DIR.mkdir(parents=True, exist_ok=True)

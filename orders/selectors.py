@@ -4,15 +4,39 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import NamedTuple
 
+from django.db import connections, router
 from django.db.models import QuerySet
 
-from orders.models import Order
+from orders.models import Order, ProductReplica
 
 
 def order_list(*, user_id: str | None = None) -> QuerySet[Order]:
     orders = Order.objects.all()
     return orders.filter(user_id=user_id) if user_id is not None else orders
+
+
+class OrderTerms(NamedTuple):
+    """What the order service knows of a product when an order for it is placed."""
+
+    unit_price: int
+    active: bool
+
+
+def product_replica_terms(*, product_id: str) -> OrderTerms | None:
+    """The replica's price and for-sale flag of ``product_id``; None if it is unknown.
+
+    Read on every order placed, so written as one plain ``SELECT`` of two columns by its
+    unique key: ``ProductReplica.objects.get()`` built and compiled a query and a model
+    instance each time, 0.8 ms of CPU per order here against 0.14 ms (docs/BENCHMARKS.md).
+    """
+    connection = connections[router.db_for_read(ProductReplica)]
+    table = connection.ops.quote_name(ProductReplica._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT unit_price, active FROM {table} WHERE product_id = %s", [product_id])  # noqa: S608
+        row = cursor.fetchone()
+    return OrderTerms(int(row[0]), bool(row[1])) if row else None
 
 
 def order_wait_final(*, order: Order, timeout: float) -> Order:

@@ -62,6 +62,21 @@ def test_rolled_back_order_publishes_nothing(topic, replica):
     assert stock_of("CATALOG-002") == 110
 
 
+@override_settings(OUTBOX_PUBLISH_ON_COMMIT=False)
+def test_outbox_row_written_by_hand_reads_back_as_the_model_would_have_written_it(topic, replica):
+    # outbox_record writes its INSERT out (the order path's CPU): the row must be what
+    # OutboxEvent.objects.create() would have stored, unsent, for the relay to find.
+    from django.utils import timezone
+
+    before = timezone.now()
+    order = order_create(user_id="u", product_id="CATALOG-002", qty=2, unit_price=1000)
+    event = OutboxEvent.objects.get()
+    assert (event.topic, event.key, event.subject_id) == (topic, "CATALOG-002", str(order.order_id))
+    assert orjson.loads(bytes(event.payload))["orderId"] == str(order.order_id)
+    assert before <= event.created_at <= timezone.now()
+    assert (event.sent_at, event.attempts, event.last_error) == (None, 0, "")
+
+
 def test_relay_drains_a_backlog_of_many_batches_each_event_once(topic):
     # Three batches and a half: each batch's sent-marks are written while the next one is
     # sent (kafka_bridge.outbox), so this is where an overlap that lost or repeated a row

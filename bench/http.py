@@ -113,10 +113,17 @@ def report(ours: list[float], bare: list[float], args) -> None:
     from django.conf import settings as django_settings
 
     settings = f"gunicorn 2 sync workers, wrk -t1 -c{args.connections}, {args.rounds}×{args.seconds:g} s each"
+    # Each round's rate: on a shared VM one round can be far off the others.
+    ratios = ", ".join(f"{o / b:.2f}" for o, b in zip(ours, bare, strict=True))
     print_table(
         "HTTP order creation (python -m bench.http)",
         [
-            Row("http: bare DRF create-with-INSERT (baseline)", statistics.mean(bare), "orders/s", settings=settings),
+            Row(
+                "http: bare DRF create-with-INSERT (baseline)",
+                statistics.mean(bare),
+                "orders/s",
+                settings=f"{settings}; rounds {', '.join(f'{b:.0f}' for b in bare)}",
+            ),
             Row(
                 "http: POST /order-service/<userId>/orders",
                 statistics.mean(ours),
@@ -124,7 +131,8 @@ def report(ours: list[float], bare: list[float], args) -> None:
                 statistics.mean(bare),
                 "≥ 0.90× baseline",
                 "order + outbox row in one transaction, "
-                + ("publish on commit" if django_settings.OUTBOX_PUBLISH_ON_COMMIT else "not published (relay's job)"),
+                + ("publish on commit" if django_settings.OUTBOX_PUBLISH_ON_COMMIT else "not published (relay's job)")
+                + f"; rounds {', '.join(f'{o:.0f}' for o in ours)} (ratio {ratios})",
             ),
         ],
     )

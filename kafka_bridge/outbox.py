@@ -1,7 +1,8 @@
 """The transactional outbox: how an event reaches Kafka even if we crash.
 
-1. The service writes the event (a concrete ``OutboxEventBase``) in the transaction of
-   the change it announces, so there is an event exactly when the change commits.
+1. ``outbox_record``: the service writes the event (into its concrete ``OutboxEventBase``)
+   in the transaction of the change it announces, so there is an event exactly when the
+   change commits.
 2. ``outbox_publish_on_commit``: after commit, the process's publisher sends it; the
    delivery report marks the row sent.
 3. ``outbox_relay_pending`` (``manage.py runrelay``) publishes rows that stayed unsent:

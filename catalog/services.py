@@ -15,7 +15,7 @@ from config.routers import CATALOG_DB
 from kafka_bridge.consumer import BatchResult, Record
 from kafka_bridge.events import OrderEvent, ProductSnapshot
 from kafka_bridge.faults import crash_point
-from kafka_bridge.outbox import OutboxRow, outbox_publish_on_commit, outbox_record
+from kafka_bridge.outbox import OutboxRow, outbox_send
 
 logger = logging.getLogger(__name__)
 
@@ -128,16 +128,15 @@ def product_snapshot(product: Product, *, deleted: bool = False) -> ProductSnaps
 def product_send_snapshot(*, product: Product, using: str, deleted: bool = False) -> OutboxRow:
     """Record the product's snapshot in the catalog's outbox, inside the caller's
     transaction, and publish it once that commits."""
-    row = outbox_record(
+    return outbox_send(
         model=OutboxEvent,
         using=using,
         topic=settings.PRODUCTS_TOPIC,
         key=product.product_id,
         subject_id=product.product_id,
         payload=product_snapshot(product, deleted=deleted).to_json(),
+        crash_point_name="catalog.after_commit",
     )
-    outbox_publish_on_commit(model=OutboxEvent, rows=[row], using=using, crash_point_name="catalog.after_commit")
-    return row
 
 
 def catalog_publish_products() -> int:

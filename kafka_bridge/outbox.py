@@ -4,7 +4,7 @@
    in the transaction of the change it announces, so there is an event exactly when the
    change commits.
 2. ``outbox_publish_on_commit``: after commit, the process's publisher sends it; the
-   delivery report marks the row sent.
+   delivery report marks the row sent. (``outbox_send`` does 1 and 2: what services call.)
 3. ``outbox_relay_pending`` (``manage.py runrelay``) publishes rows that stayed unsent:
    a crash between commit and delivery, a broker that was down.
 
@@ -81,6 +81,23 @@ def outbox_record(
         )
         (pk,) = cursor.fetchone()
     return OutboxRow(pk, topic, key, payload)
+
+
+def outbox_send(
+    *,
+    model: type[OutboxEventBase],
+    using: str,
+    topic: str,
+    key: str,
+    subject_id: str,
+    payload: bytes,
+    crash_point_name: str,
+) -> OutboxRow:
+    """Steps 1 and 2 together: record the event in the caller's transaction, publish it
+    once that commits. What every service calls to announce a change."""
+    row = outbox_record(model=model, using=using, topic=topic, key=key, subject_id=subject_id, payload=payload)
+    outbox_publish_on_commit(model=model, rows=[row], using=using, crash_point_name=crash_point_name)
+    return row
 
 
 def outbox_publish_on_commit(

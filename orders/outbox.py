@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from kafka_bridge.events import ORDER_PLACED, OrderEvent
-from kafka_bridge.outbox import OutboxRow, outbox_publish_on_commit, outbox_record
+from kafka_bridge.outbox import OutboxRow, outbox_send
 from orders.models import Order, OutboxEvent
 
 
@@ -28,13 +28,12 @@ def order_event(order: Order, *, event_type: str = ORDER_PLACED) -> OrderEvent:
 def outbox_send_order_event(*, order: Order, event_type: str, using: str) -> OutboxRow:
     """Record the order's event in the outbox, inside the caller's transaction, and publish
     it once that commits."""
-    row = outbox_record(
+    return outbox_send(
         model=OutboxEvent,
         using=using,
         topic=settings.ORDER_EVENTS_TOPIC,
         key=order.product_id,
         subject_id=str(order.order_id),
         payload=order_event(order, event_type=event_type).to_json(),
+        crash_point_name="web.after_commit",
     )
-    outbox_publish_on_commit(model=OutboxEvent, rows=[row], using=using, crash_point_name="web.after_commit")
-    return row

@@ -6,6 +6,7 @@ import orjson
 import pytest
 from django.db import transaction
 from django.test import override_settings
+from django.utils import timezone
 
 from kafka_bridge.producer import shutdown_publisher
 from orders.models import Order, OutboxEvent
@@ -66,8 +67,6 @@ def test_rolled_back_order_publishes_nothing(topic, replica):
 def test_outbox_row_written_by_hand_reads_back_as_the_model_would_have_written_it(topic, replica):
     # outbox_record writes its INSERT out (the order path's CPU): the row must be what
     # OutboxEvent.objects.create() would have stored, unsent, for the relay to find.
-    from django.utils import timezone
-
     before = timezone.now()
     order = order_create(user_id="u", product_id="CATALOG-002", qty=2, unit_price=1000)
     event = OutboxEvent.objects.get()

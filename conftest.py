@@ -11,6 +11,16 @@ from kafka_bridge.producer import shutdown_publisher
 from kafka_bridge.topics import topics_ensure
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Each test starts with no requests counted against the rate limits (config/throttling.py)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def topics():
     """Fresh topics for one test — order events, results, products, each with its

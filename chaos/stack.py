@@ -60,6 +60,8 @@ class Stack:
             "PRODUCTS_TOPIC": "chaos-products",
             # The relay steps in soon: faults are frequent here.
             "OUTBOX_RELAY_GRACE_SECONDS": "3",
+            # The load generator is one client placing every order: not a runaway loop.
+            "THROTTLE_ORDER_PLACEMENT": "off",
             "KAFKA_PRODUCER_MESSAGE_TIMEOUT_MS": "15000",
             "STOCKSYNC_CRASH_POINTS": self.crash_points,
             "STOCKSYNC_CRASH_LOG": str(self.crash_log),

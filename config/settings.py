@@ -39,7 +39,17 @@ if not DEBUG:
         raise ImproperlyConfigured("DJANGO_DEBUG is off (production): set DJANGO_ALLOWED_HOSTS, e.g. shop.example.com")
     CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
+    # Behind the documented proxy (README, "Production"): it terminates TLS and sets
+    # X-Forwarded-Proto; it must overwrite that header, never pass on a client's.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Plain HTTP is redirected to HTTPS, except the probes a load balancer sends from inside.
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    # HSTS: browsers use HTTPS only, for a year. Start lower (DJANGO_SECURE_HSTS_SECONDS=3600)
+    # on a domain new to HTTPS; preload only once every subdomain serves HTTPS.
+    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -145,7 +155,39 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # A database that cannot be reached answers 503 with a {"detail": …}, not a 500.
+    "EXCEPTION_HANDLER": "config.exceptions.exception_handler",
+    # Anonymous requests, per IP; order placement adds its own limit (orders.apis).
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.AnonymousRateThrottle"],
 }
+
+
+def throttle_rate(name: str, default: str) -> str | None:
+    """A rate such as "600/minute" (per second, minute, hour or day); "off" removes the limit."""
+    value = os.environ.get(name, default).strip()
+    return None if value.lower() in {"", "off", "none"} else value
+
+
+# Rate limits (429 with Retry-After past them). Read on each request (config/throttling.py),
+# counted in Django's cache: the default local-memory cache counts per web process, so with
+# N gunicorn workers a client gets up to N times the rate; set CACHES to a shared cache
+# (Redis, Memcached) to count across processes.
+THROTTLE_RATES = {
+    # Orders placed per user: generous for people and scripts, a wall for a runaway loop.
+    "order_placement": throttle_rate("THROTTLE_ORDER_PLACEMENT", "600/minute"),
+    # Requests without credentials (the public catalog, the schema), per client IP.
+    "anon": throttle_rate("THROTTLE_ANON", "300/minute"),
+    # Login attempts (admin and /api-auth/login/), per client IP and per username tried.
+    "login_ip": throttle_rate("THROTTLE_LOGIN_IP", "20/minute"),
+    "login_username": throttle_rate("THROTTLE_LOGIN_USERNAME", "10/minute"),
+}
+# Proxies in front of the web server that append to X-Forwarded-For: the client's IP for
+# the limits above is read that many hops from the right. 0 (default): the connection's
+# own address, so a client cannot pick its IP by sending the header itself.
+REST_FRAMEWORK["NUM_PROXIES"] = int(os.environ.get("THROTTLE_PROXIES", "0"))
+
+# Idempotency-Key (orders.idempotency): how long a key answers with its first order.
+IDEMPOTENCY_KEY_TTL_HOURS = float(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "24"))
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "stocksync",

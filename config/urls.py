@@ -1,10 +1,12 @@
 from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from catalog.apis import CatalogListApi, ProductViewSet
 from config import health
+from config.throttling import throttle_logins
 from kafka_bridge.metrics import metrics_view
 from kafka_bridge.views import sync_page
 from orders.apis import OrderViewSet, UserOrdersApi
@@ -19,6 +21,14 @@ urlpatterns = [
     path("catalog-service/catalogs", CatalogListApi.as_view(), name="catalogs"),
     # The same resources, DRF style.
     path("api/", include(router.urls)),
+    # Both login pages, rate-limited per IP and per username (config/throttling.py);
+    # listed before the includes whose login views they wrap.
+    path(
+        "api-auth/login/",
+        throttle_logins(LoginView.as_view(template_name="rest_framework/login.html")),
+        name="api-login",
+    ),
+    path("admin/login/", throttle_logins(admin.site.login), name="admin-login"),
     path("api-auth/", include("rest_framework.urls")),  # log in / out of the browsable API
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -11,26 +11,85 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.pagination import StandardPagination
+from config.throttling import OrderPlacementThrottle
 from kafka_bridge.events import MAX_ID_LENGTH
 from orders.filters import OrderFilter
+from orders.idempotency import (
+    IdempotencyKeyInFlight,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+    idempotency_key_parse,
+    order_place_idempotent,
+    request_fingerprint,
+)
 from orders.selectors import order_list, order_wait_final
 from orders.serializers import OrderCreateSerializer, OrderCreateWithUserSerializer, OrderSerializer
 from orders.services import OrderConflict, OrderRefused, order_cancel, order_create
 
 
-def _create(data: dict, user_id: str) -> Response:
+def _create(request, data: dict, user_id: str) -> Response:
+    """Place the order; with an ``Idempotency-Key`` header, at most once per key."""
+
+    def place():
+        try:
+            order = order_create(
+                user_id=user_id, product_id=data["productId"], qty=data["qty"], unit_price=data["unitPrice"]
+            )
+        except OrderRefused as exc:
+            raise serializers.ValidationError(exc.errors) from None
+        return order, OrderSerializer(order).data
+
+    raw_key = request.headers.get("Idempotency-Key")
+    if raw_key is None:
+        return Response(place()[1], status=status.HTTP_201_CREATED)
     try:
-        order = order_create(
-            user_id=user_id, product_id=data["productId"], qty=data["qty"], unit_price=data["unitPrice"]
+        placed = order_place_idempotent(
+            client=request.user.get_username(),
+            key=idempotency_key_parse(raw_key),
+            fingerprint=request_fingerprint({**data, "userId": user_id}),
+            place=place,
         )
-    except OrderRefused as exc:
-        raise serializers.ValidationError(exc.errors) from None
-    return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
+    except IdempotencyKeyInvalid as exc:
+        raise serializers.ValidationError({"Idempotency-Key": [str(exc)]}) from None
+    except IdempotencyKeyReused:
+        raise KeyReused() from None
+    except IdempotencyKeyInFlight:
+        raise Conflict("A request with this Idempotency-Key is still being processed; retry shortly.") from None
+    headers = {"Idempotent-Replayed": "true"} if placed.replayed else {}
+    return Response(placed.body, status=status.HTTP_201_CREATED, headers=headers)
 
 
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
+
+
+class KeyReused(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "idempotency_key_reused"
+    default_detail = "This Idempotency-Key was already used with a different request; use a new key for a new order."
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Optional, at most 255 printable ASCII characters, chosen by the client (a UUID is fine). "
+        "The same key with the same body again returns the first 201 response (header "
+        "`Idempotent-Replayed: true`) and places nothing new; with another body: 422; while the "
+        "first request is still in progress: 409. Keys are kept 24 hours (IDEMPOTENCY_KEY_TTL_HOURS)."
+    ),
+)
+PLACEMENT_RESPONSES = {
+    201: OrderSerializer,
+    400: OpenApiResponse(description="invalid body or Idempotency-Key, unknown product, wrong price"),
+    409: OpenApiResponse(description="a request with this Idempotency-Key is still in progress"),
+    422: OpenApiResponse(description="this Idempotency-Key was used with a different request"),
+    429: OpenApiResponse(description="too many orders: see Retry-After"),
+    503: OpenApiResponse(description="the orders database is unavailable: retry with the same key"),
+}
 
 
 WAIT = OpenApiParameter(
@@ -66,13 +125,22 @@ class UserOrdersApi(APIView):
     def get(self, request, user_id: str):
         return Response(OrderSerializer(order_list(user_id=user_id), many=True).data)
 
-    @extend_schema(request=OrderCreateSerializer, responses={201: OrderSerializer}, examples=[ORDER_EXAMPLE])
+    def get_throttles(self):
+        placing = self.request.method == "POST"
+        return [*super().get_throttles(), OrderPlacementThrottle()] if placing else super().get_throttles()
+
+    @extend_schema(
+        request=OrderCreateSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses=PLACEMENT_RESPONSES,
+        examples=[ORDER_EXAMPLE],
+    )
     def post(self, request, user_id: str):
         if not user_id.strip() or len(user_id) > MAX_ID_LENGTH:
             raise serializers.ValidationError({"userId": [f"Must be 1 to {MAX_ID_LENGTH} characters."]})
         body = OrderCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return _create(body.validated_data, user_id.strip())
+        return _create(request, body.validated_data, user_id.strip())
 
 
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -94,14 +162,18 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def get_serializer_class(self):
         return OrderCreateWithUserSerializer if self.action == "create" else OrderSerializer
 
-    @extend_schema(request=OrderCreateWithUserSerializer, responses={201: OrderSerializer})
+    def get_throttles(self):
+        placing = self.action == "create"
+        return [*super().get_throttles(), OrderPlacementThrottle()] if placing else super().get_throttles()
+
+    @extend_schema(request=OrderCreateWithUserSerializer, parameters=[IDEMPOTENCY_KEY], responses=PLACEMENT_RESPONSES)
     def create(self, request):
         body = OrderCreateWithUserSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         user_id = body.validated_data.get("userId") or request.user.get_username()
         if user_id != request.user.get_username() and not request.user.is_staff:
             raise exceptions.PermissionDenied("You may only place orders for yourself.")
-        return _create(body.validated_data, user_id)
+        return _create(request, body.validated_data, user_id)
 
     @extend_schema(parameters=[WAIT])
     def retrieve(self, request, orderId: str):

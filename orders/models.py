@@ -1,6 +1,7 @@
 import uuid
 
 from django.db import models
+from django.utils import timezone
 
 from kafka_bridge.models import OutboxEventBase
 
@@ -70,3 +71,26 @@ class ProductReplica(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_id} {self.product_name}"
+
+
+class IdempotencyKey(models.Model):
+    """A client's ``Idempotency-Key`` and the order it placed (``orders.idempotency``).
+
+    Written in the order's transaction, so a key exists exactly when its order does: a
+    client that lost the answer sends the same key again and gets the same answer, never a
+    second order. Kept ``IDEMPOTENCY_KEY_TTL_HOURS``; ``manage.py clearidempotencykeys``
+    deletes older ones (the orders stay)."""
+
+    client = models.CharField(max_length=150, help_text="the username that sent the request")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the request: same key, same request")
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="idempotency_key")
+    response_body = models.JSONField(help_text="the 201 response it got, returned again as it was")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "key"], name="idempotency_key_per_client")]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.client}: {self.key} → {self.order_id}"

@@ -176,7 +176,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return _create(request, body.validated_data, user_id)
 
     @extend_schema(parameters=[WAIT])
-    def retrieve(self, request, orderId: str):
+    def retrieve(self, request, orderId: str, format=None):  # format: `.json` in the URL
         order = self.get_object()
         wait = request.query_params.get("wait")
         if wait is not None:
@@ -185,7 +185,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(request=None, responses={200: OrderSerializer, 409: None})
     @action(detail=True, methods=["post"])
-    def cancel(self, request, orderId: str):
+    def cancel(self, request, orderId: str, format=None):
         """Cancel the order; the catalog gives its stock back. 409 if it is rejected or already cancelled."""
         try:
             order = order_cancel(order=self.get_object())

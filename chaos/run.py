@@ -4,7 +4,9 @@ Drives orders through the HTTP API at a steady rate (cancelling some of them, an
 ordering one product until it runs out) while it breaks the stack at random moments,
 then restarts everything, drains, and checks the claim that matters: every order was
 decided exactly once, its status says what the catalog decided, and stock moved by
-exactly the confirmed orders' quantities — never below zero.
+exactly the confirmed orders' quantities — never below zero. The clients send each order
+with an Idempotency-Key and retry it after a dropped connection or a 5xx, as a careful
+client would: each must learn its order's outcome, and no retry may place a second order.
 
     python -m chaos.run [--seed N] [--duration 180] [--rate 40] [--fault-every 6]
 
@@ -25,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,9 +60,17 @@ CRASH_POINTS = {
 CANCEL_SHARE = 0.05  # of accepted orders, cancelled right away
 
 
+# A client that lost its answer sends the same request again with the same key, for this
+# long at most; these answers are final (anything else — a dropped connection, a 5xx, 409
+# "still in flight", 429 — is retried).
+RETRY_FOR_SECONDS = 60
+FINAL = {"201", "400", "403", "404", "422"}
+
+
 @dataclass
 class Load:
-    """Places orders over HTTP at a steady rate from a few threads; counts what it saw."""
+    """Places orders over HTTP at a steady rate from a few threads, each with an
+    Idempotency-Key, retrying with the same key until it learns the outcome; counts what it saw."""
 
     port: int
     rate: float
@@ -67,8 +78,12 @@ class Load:
     rng: random.Random
     token: str
     stop: threading.Event = field(default_factory=threading.Event)
-    outcomes: Counter = field(default_factory=Counter)
+    outcomes: Counter = field(default_factory=Counter)  # every HTTP answer, retries included
     accepted_at: list[float] = field(default_factory=list)  # time.time() of each 201
+    learned: dict[str, set[str]] = field(default_factory=dict)  # key → the orderIds its answers named
+    unknown: set[str] = field(default_factory=set)  # keys whose outcome the client never learned
+    retries: int = 0
+    replayed: int = 0  # 201s marked Idempotent-Replayed: a retry answered with the first order
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self, threads: int = 4) -> list[threading.Thread]:
@@ -85,33 +100,72 @@ class Load:
         next_at = time.monotonic()
         while not self.stop.is_set():
             body = json.dumps({"productId": rng.choice(self.products), "qty": rng.randint(1, 5), "unitPrice": 100})
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-                conn.request(
-                    "POST",
-                    f"/order-service/chaos-{rng.randint(1, 20)}/orders",
-                    body,
-                    {"Content-Type": "application/json", "Authorization": f"Token {self.token}"},
-                )
-                response = conn.getresponse()
-                outcome, answer = str(response.status), response.read()
-                if outcome == "201" and rng.random() < CANCEL_SHARE:
-                    order_id = json.loads(answer)["orderId"]
-                    conn.request(
-                        "POST", f"/api/orders/{order_id}/cancel/", headers={"Authorization": f"Token {self.token}"}
-                    )
-                    cancel = f"cancel {conn.getresponse().status}"
-                    with self.lock:
-                        self.outcomes[cancel] += 1
-                conn.close()
-            except (OSError, http.client.HTTPException) as exc:
-                outcome = type(exc).__name__
-            with self.lock:
-                self.outcomes[outcome] += 1
-                if outcome == "201":
-                    self.accepted_at.append(time.time())
+            key = str(uuid.UUID(int=rng.getrandbits(128)))
+            order_id = self._place(f"/order-service/chaos-{rng.randint(1, 20)}/orders", body, key)
+            if order_id is not None and rng.random() < CANCEL_SHARE:
+                self._cancel(order_id)
             next_at += interval
             time.sleep(max(0.0, next_at - time.monotonic()))
+
+    def _place(self, path: str, body: str, key: str) -> str | None:
+        """Send the order until a final answer; the orderId if it was placed."""
+        headers = {"Content-Type": "application/json", "Authorization": f"Token {self.token}", "Idempotency-Key": key}
+        give_up, pause, attempt = time.monotonic() + RETRY_FOR_SECONDS, 0.1, 0
+        while True:
+            outcome, order_id, replayed = self._send("POST", path, body, headers)
+            with self.lock:
+                self.outcomes[outcome] += 1
+                self.retries += attempt > 0
+                self.replayed += replayed
+                if outcome == "201":
+                    self.accepted_at.append(time.time())
+                    self.learned.setdefault(key, set()).add(order_id)
+            if outcome in FINAL:
+                return order_id
+            if time.monotonic() > give_up:
+                with self.lock:
+                    self.unknown.add(key)
+                return None
+            attempt += 1
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+    def _cancel(self, order_id: str) -> None:
+        outcome, *_ = self._send(
+            "POST", f"/api/orders/{order_id}/cancel/", None, {"Authorization": f"Token {self.token}"}
+        )
+        with self.lock:
+            self.outcomes[f"cancel {outcome}"] += 1
+
+    def _send(self, method: str, path: str, body: str | None, headers: dict[str, str]) -> tuple[str, str, bool]:
+        """(the status or the exception's name, the orderId of a placed order, whether it was a replay)."""
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            try:
+                conn.request(method, path, body, headers)
+                response = conn.getresponse()
+                status, answer = str(response.status), response.read()
+                replayed = response.getheader("Idempotent-Replayed") == "true"
+            finally:
+                conn.close()
+        except (OSError, http.client.HTTPException) as exc:
+            return type(exc).__name__, "", False
+        placed = status == "201" and body is not None
+        return status, json.loads(answer)["orderId"] if placed else "", replayed
+
+    def duplicates(self, orders_url: str) -> int:
+        """Orders placed twice for one client request: a key whose answers named two orders,
+        and orders in the database that no answer named and no unlearned key can account for."""
+        with psycopg.connect(orders_url) as db:
+            key_of = dict(
+                db.execute(
+                    "SELECT o.order_id::text, k.key FROM orders_order o"
+                    " LEFT JOIN orders_idempotencykey k ON k.order_id = o.id"
+                )
+            )
+        named = set().union(*self.learned.values()) if self.learned else set()
+        strays = [oid for oid, key in key_of.items() if oid not in named and key not in self.unknown]
+        return sum(len(ids) - 1 for ids in self.learned.values()) + len(strays)
 
 
 class Chaos:
@@ -323,8 +377,8 @@ def main(argv: list[str] | None = None) -> int:
             restarts += stack.supervise()
             time.sleep(0.2)
         load.stop.set()
-        for w in workers:
-            w.join(15)
+        for w in workers:  # the last orders' retries run their course: their outcome is learned
+            w.join(RETRY_FOR_SECONDS + 15)
         log(f"load stopped: {dict(load.outcomes)}")
 
         def current() -> dict:
@@ -358,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
             text=True,
             timeout=120,
         )
+        duplicates = load.duplicates(stack.env["ORDERS_DATABASE_URL"])
         crashes = Counter(home.joinpath("crashes.log").read_text().split()) if stack.crash_log.exists() else Counter()
 
         rows = [
@@ -381,6 +436,12 @@ def main(argv: list[str] | None = None) -> int:
                 "orders confirmed / rejected / cancelled",
                 f"{result['confirmed']} / {result['rejected']} / {result['cancelled']}",
             ),
+            (
+                "client retries (same Idempotency-Key)",
+                f"{load.retries} ({load.replayed} answered with the first order)",
+            ),
+            ("orders whose client never learned the outcome", len(load.unknown)),
+            ("duplicate orders from client retries", duplicates),
             ("events lost (order without ledger row)", result["lost"]),
             ("cancellations lost", result["cancellations_lost"]),
             ("orders still PENDING / with a wrong status", f"{result['pending']} / {result['wrong_status']}"),
@@ -407,11 +468,13 @@ def main(argv: list[str] | None = None) -> int:
             or result["stock_units_doubled"]
             or result["stock_units_missing"]
             or result["ledger_without_order"]
+            or load.unknown
+            or duplicates
             or reconcile.returncode != 0
         )
         if failed:
             print(reconcile.stdout[-3000:])
-            print(f"FAILED: the databases disagree. Logs kept in {home}")
+            print(f"FAILED: something was lost or doubled (see the table). Logs kept in {home}")
             args.keep = True
             return 1
         if result["orders"] == 0:

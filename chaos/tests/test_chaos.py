@@ -40,6 +40,30 @@ def test_checker_counts_lost_doubled_orphaned_and_misreported_orders():
     assert (result["stock_units_doubled"], result["stock_units_missing"]) == (7, 0)
 
 
+@pytest.mark.django_db(databases=["default", "catalog"], transaction=True)
+@override_settings(OUTBOX_PUBLISH_ON_COMMIT=False)
+def test_load_counts_orders_a_retry_placed_twice():
+    import random
+
+    from chaos.run import Load
+    from orders.models import IdempotencyKey
+
+    def order(key: str | None) -> str:
+        placed = Order.objects.create(user_id="u", product_id="P", qty=1, unit_price=1, total_price=1)
+        if key is not None:
+            IdempotencyKey.objects.create(client="c", key=key, fingerprint="f", order=placed, response_body={})
+        return str(placed.order_id)
+
+    answered, named_twice_a, named_twice_b = order("k1"), order("k2"), order(None)
+    order("k3")  # its client never learned of it (k3 unknown): counted there, not here
+    order(None)  # placed, and no answer ever named it: a second placement
+    load = Load(port=0, rate=1, products=[], rng=random.Random(0), token="")
+    load.learned = {"k1": {answered}, "k2": {named_twice_a, named_twice_b}}
+    load.unknown = {"k3"}
+
+    assert load.duplicates(manage_env()["ORDERS_DATABASE_URL"]) == 2
+
+
 def test_short_chaos_run_loses_and_doubles_nothing():
     run = subprocess.run(
         [sys.executable, "-m", "chaos.run", "--duration", "35", "--rate", "15", "--fault-every", "4"],
@@ -50,6 +74,8 @@ def test_short_chaos_run_loses_and_doubles_nothing():
     )
     assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-3000:]
     assert "PASSED: nothing lost, nothing doubled." in run.stdout
+    assert "  orders whose client never learned the outcome  0" in run.stdout
+    assert "  duplicate orders from client retries           0" in run.stdout
     table = dict(line.strip().rsplit("  ", 1) for line in run.stdout.splitlines() if line.startswith("  fault: "))
     assert {f"fault: {name}".strip() for name in FAULTS} <= {k.strip() for k in table}
     assert all(int(v) >= 1 for v in table.values()), table

@@ -219,3 +219,25 @@ def test_concurrent_duplicates_place_one_order():
     assert {status for status, _ in answers} <= {201, 409}
     assert all(body["orderId"] == order_id for status, body in answers if status == 201)
     assert any(status == 201 for status, _ in answers)
+
+
+@pytest.mark.django_db(databases=["default", "catalog"])
+def test_clear_command_refuses_a_bad_interval():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="invalid positive number value: '-1'"):
+        call_command("clearidempotencykeys", "--every", "-1")
+
+
+@pytest.mark.django_db(databases=["default", "catalog"])
+def test_clear_command_repeats_until_sigterm_and_exits_0():
+    import signal
+    import subprocess
+
+    from testsupport.helpers import manage, manage_env
+
+    process = manage("clearidempotencykeys", "--every", "60", env=manage_env(), stdout=subprocess.PIPE, text=True)
+    first_line = process.stdout.readline()  # the first pass is done: the loop is waiting
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0
+    assert first_line.startswith("deleted 0 idempotency key(s) older than 24 h")

@@ -1,5 +1,6 @@
 """HTTP order creation: our endpoint (order + outbox row + publish) against a bare DRF
-create-with-INSERT endpoint, on the same gunicorn, the same machine, in the same run.
+create-with-INSERT endpoint, on the same gunicorn, the same machine, in the same run; and
+our endpoint again with an Idempotency-Key on every request (what a key costs).
 
     python -m bench.http [--seconds 10] [--rounds 2] [--connections 8] [--warm-up 20]
 
@@ -34,9 +35,10 @@ from bench.common import (
 WEB_PORT = 27900
 OURS = "/order-service/bench/orders"
 BARE = "/bench/bare-orders/bench"
+KEYED = "ours with an Idempotency-Key"
 
 
-def wrk(path: str, seconds: float, connections: int, token: str) -> float:
+def wrk(path: str, seconds: float, connections: int, token: str, script: str = "post.lua") -> float:
     out = subprocess.run(
         [
             "wrk",
@@ -44,7 +46,7 @@ def wrk(path: str, seconds: float, connections: int, token: str) -> float:
             f"-c{connections}",
             f"-d{seconds:g}s",
             "-s",
-            str(ROOT / "bench" / "post.lua"),
+            str(ROOT / "bench" / script),
             "-H",
             f"Authorization: Token {token}",
             f"http://127.0.0.1:{WEB_PORT}{path}",
@@ -88,28 +90,28 @@ def main(argv: list[str] | None = None) -> None:
             wrk(OURS, args.warm_up, args.connections, token)
             wrk(BARE, 2, args.connections, token)
             processes = {"web (gunicorn)": [web.pid], **service_pids(home)}
-            ours, bare = [], []
-            cpu: dict[str, dict[str, float]] = {OURS: {}, BARE: {}}  # path -> process -> CPU seconds
+            ours, bare, keyed = [], [], []
+            cpu: dict[str, dict[str, float]] = {OURS: {}, BARE: {}, KEYED: {}}  # endpoint -> process -> CPU s
 
-            def measure(path: str, rates: list[float]) -> None:
-                rate, used = cpu_during(processes, lambda: wrk(path, args.seconds, args.connections, token))
+            def measure(endpoint: str, rates: list[float]) -> None:
+                path, script = (OURS, "post_idempotent.lua") if endpoint == KEYED else (endpoint, "post.lua")
+                rate, used = cpu_during(processes, lambda: wrk(path, args.seconds, args.connections, token, script))
                 rates.append(rate)
                 for name, seconds in used.items():
-                    cpu[path][name] = cpu[path].get(name, 0.0) + seconds
+                    cpu[endpoint][name] = cpu[endpoint].get(name, 0.0) + seconds
 
             for round_ in range(args.rounds):
-                progress(f"round {round_ + 1}/{args.rounds}: ours")
-                measure(OURS, ours)
-                progress(f"round {round_ + 1}/{args.rounds}: bare")
-                measure(BARE, bare)
+                for endpoint, rates in ((OURS, ours), (BARE, bare), (KEYED, keyed)):
+                    progress(f"round {round_ + 1}/{args.rounds}: {endpoint}")
+                    measure(endpoint, rates)
         finally:
             web.terminate()
             web.wait(30)
-        report(ours, bare, args)
-        report_cpu(cpu, {OURS: ours, BARE: bare}, args)
+        report(ours, bare, keyed, args)
+        report_cpu(cpu, {OURS: ours, BARE: bare, KEYED: keyed}, args)
 
 
-def report(ours: list[float], bare: list[float], args) -> None:
+def report(ours: list[float], bare: list[float], keyed: list[float], args) -> None:
     from django.conf import settings as django_settings
 
     settings = f"gunicorn 2 sync workers, wrk -t1 -c{args.connections}, {args.rounds}×{args.seconds:g} s each"
@@ -134,6 +136,15 @@ def report(ours: list[float], bare: list[float], args) -> None:
                 + ("publish on commit" if django_settings.OUTBOX_PUBLISH_ON_COMMIT else "not published (relay's job)")
                 + f"; rounds {', '.join(f'{o:.0f}' for o in ours)} (ratio {ratios})",
             ),
+            Row(
+                "http: the same with an Idempotency-Key",
+                statistics.mean(keyed),
+                "orders/s",
+                statistics.mean(ours),
+                "",
+                "a fresh key per request: the key's advisory lock, look-up and row in the order's "
+                + f"transaction; rounds {', '.join(f'{k:.0f}' for k in keyed)}",
+            ),
         ],
     )
 
@@ -142,7 +153,7 @@ def report_cpu(cpu: dict[str, dict[str, float]], rates: dict[str, list[float]], 
     """Where each order's CPU goes: the two cores are shared, so what one process spends
     per order, the others cannot (the web server's figure includes its Kafka client)."""
     rows = []
-    for path, label in ((BARE, "bare"), (OURS, "ours")):
+    for path, label in ((BARE, "bare"), (OURS, "ours"), (KEYED, "ours + key")):
         orders = sum(rates[path]) * args.seconds
         for name, seconds in cpu[path].items():
             rows.append(Row(f"cpu per order, {label}: {name}", seconds / orders * 1000, "ms"))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, NamedTuple
@@ -27,6 +28,8 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 
 from orders.models import IdempotencyKey, Order
+
+logger = logging.getLogger(__name__)
 
 MAX_KEY_LENGTH = 255
 
@@ -86,14 +89,17 @@ def order_place_idempotent(
     using = router.db_for_write(IdempotencyKey)
     with transaction.atomic(using=using):
         if not _try_lock(using, client, key):
+            logger.info("Idempotency-Key %r of %s: still in flight, answered 409", key, client)
             raise IdempotencyKeyInFlight
-        stored = IdempotencyKey.objects.using(using).filter(client=client, key=key).first()
+        stored = IdempotencyKey.objects.using(using).select_related("order").filter(client=client, key=key).first()
         if stored is not None and stored.created_at <= timezone.now() - idempotency_key_expiry():
             stored.delete()  # expired: the key is free again, as if cleared
             stored = None
         if stored is not None:
             if stored.fingerprint != fingerprint:
+                logger.info("Idempotency-Key %r of %s: reused with another request, refused", key, client)
                 raise IdempotencyKeyReused
+            logger.info("Idempotency-Key %r of %s: order %s answered again", key, client, stored.order.order_id)
             return Placed(stored.response_body, replayed=True)
         order, body = place()
         IdempotencyKey.objects.using(using).create(

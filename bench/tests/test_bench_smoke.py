@@ -52,3 +52,4 @@ def test_http_benchmark():
     out = run_bench("bench.http", "--seconds", "1", "--rounds", "1", "--connections", "2", "--warm-up", "1")
     assert value(out, "http: bare DRF create-with-INSERT (baseline)") > 0
     assert value(out, "http: POST /order-service/<userId>/orders") > 0
+    assert value(out, "http: the same with an Idempotency-Key") > 0

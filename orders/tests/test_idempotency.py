@@ -241,3 +241,26 @@ def test_clear_command_repeats_until_sigterm_and_exits_0():
     process.send_signal(signal.SIGTERM)
     assert process.wait(30) == 0
     assert first_line.startswith("deleted 0 idempotency key(s) older than 24 h")
+
+
+@pytest.mark.django_db(databases=["default", "catalog"])
+def test_the_schema_documents_the_header_and_its_answers(client):
+    schema = client.get("/api/schema/?format=json").json()
+    for path in ("/order-service/{user_id}/orders", "/api/orders/"):
+        post_operation = schema["paths"][path]["post"]
+        header = next(p for p in post_operation["parameters"] if p["name"] == "Idempotency-Key")
+        assert (header["in"], header.get("required", False)) == ("header", False)
+        assert {"201", "409", "422", "429", "503"} <= set(post_operation["responses"])
+
+
+@pytest.mark.django_db(databases=["default", "catalog"])
+def test_the_browsable_apis_form_places_an_order_without_a_key(client):
+    response = client.post(
+        COURSE,
+        {"productId": "CATALOG-001", "qty": "3", "unitPrice": "1000"},
+        format="multipart",
+        HTTP_ACCEPT="text/html",
+    )
+    assert response.status_code == 201
+    assert b"<html" in response.content
+    assert Order.objects.count() == 1

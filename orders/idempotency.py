@@ -91,7 +91,10 @@ def order_place_idempotent(
         if not _try_lock(using, client, key):
             logger.info("Idempotency-Key %r of %s: still in flight, answered 409", key, client)
             raise IdempotencyKeyInFlight
-        stored = IdempotencyKey.objects.using(using).select_related("order").filter(client=client, key=key).first()
+        try:  # one row at most: (client, key) is unique
+            stored = IdempotencyKey.objects.using(using).select_related("order").get(client=client, key=key)
+        except IdempotencyKey.DoesNotExist:
+            stored = None
         if stored is not None and stored.created_at <= timezone.now() - idempotency_key_expiry():
             stored.delete()  # expired: the key is free again, as if cleared
             stored = None

@@ -57,7 +57,7 @@ def products():
 def replica(products):
     """The order service's replica of the demo products, as the products topic would fill it."""
     from catalog.services import product_snapshot
-    from kafka_bridge.consumer import Record
+    from kafka_bridge.messages import Record
     from orders.services import replica_apply_snapshots
 
     replica_apply_snapshots(

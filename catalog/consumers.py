@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from catalog.services import stock_apply_order_events
 from config.routers import CATALOG_DB
-from kafka_bridge.consumer import BatchResult, DatabaseBatchHandler, Record
+from kafka_bridge.consumer import DatabaseBatchHandler
 from kafka_bridge.events import OrderEvent
+from kafka_bridge.messages import BatchResult, Record
 
 
 class OrderEventsHandler(DatabaseBatchHandler):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kafka_bridge.consumer import Record, Rejection
 from kafka_bridge.events import (
     CANCELLED,
     CANCELLED_FIRST,
@@ -33,6 +32,7 @@ from kafka_bridge.events import (
     OrderEvent,
     OrderResult,
 )
+from kafka_bridge.messages import DeadLetter, Record
 
 ORDER, CANCEL = "order", "cancel"  # StockMovement.Kind
 APPLIED, REFUSED = "applied", "rejected"  # StockMovement.Outcome
@@ -92,7 +92,7 @@ class Decisions:
     movements: list[Movement] = field(default_factory=list)
     stock: dict[str, int] = field(default_factory=dict)  # new stock of the products that changed
     skipped: int = 0
-    rejected: list[Rejection] = field(default_factory=list)  # to dead-letter: not an order outcome
+    dead_letters: list[DeadLetter] = field(default_factory=list)  # never applicable: not an order outcome
     results: list[OrderResult] = field(default_factory=list)  # one per decided or skipped event, in order
 
 
@@ -140,8 +140,8 @@ def reserve_or_reject(
         else:
             order = decided.get((event.order_id, ORDER))
             if order is not None and order.product_id != event.product_id:
-                out.rejected.append(
-                    Rejection(
+                out.dead_letters.append(
+                    DeadLetter(
                         record,
                         f"cancellation names product {event.product_id!r}, the order was for {order.product_id!r}",
                         "ProductMismatch",

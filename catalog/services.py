@@ -12,9 +12,9 @@ from catalog.models import OutboxEvent, Product, StockMovement
 from catalog.reservations import APPLIED, Decided, Decisions, ProductState, reserve_or_reject
 from catalog.stock_sql import stock_read_batch_sql, stock_write_decisions_sql
 from config.routers import CATALOG_DB
-from kafka_bridge.consumer import BatchResult, Record
 from kafka_bridge.events import OrderEvent, ProductSnapshot
 from kafka_bridge.faults import crash_point
+from kafka_bridge.messages import BatchResult, Record
 from kafka_bridge.outbox import OutboxRow, outbox_send
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def stock_apply_order_events(*, records: list[Record[OrderEvent]]) -> BatchResul
         applied=applied,
         refused=len(decisions.movements) - applied,
         skipped=decisions.skipped,
-        rejected=decisions.rejected,
+        dead_letters=decisions.dead_letters,
         # Keyed by orderId: one order's answers stay in order on the results topic.
         replies=[(topic, r.order_id.encode(), r.to_json(), None) for r in decisions.results],
     )

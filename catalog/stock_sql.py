@@ -35,8 +35,8 @@ from django.db import connections
 from psycopg import Cursor
 
 from catalog.reservations import Decided, Decisions, ProductState
-from kafka_bridge.consumer import Record
 from kafka_bridge.events import OrderEvent
+from kafka_bridge.messages import Record
 
 # Batches up to this many events go as arrays, larger ones through COPY.
 ARRAYS_UP_TO = 200

@@ -25,77 +25,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 
 from kafka_bridge.config import consumer_config
-from kafka_bridge.deadletters import DeadLetter, SourceMessage, dead_letter_message, position
+from kafka_bridge.deadletters import dead_letter_message
 from kafka_bridge.events import InvalidEvent
 from kafka_bridge.faults import crash_point
 from kafka_bridge.heartbeat import Heartbeat
+from kafka_bridge.messages import BatchHandler, BatchResult, DeadLetter, Record, SourceMessage, position
 from kafka_bridge.metrics import CONSUMED, observe_batch
-from kafka_bridge.producer import ConfirmedPublisher, Outgoing
+from kafka_bridge.producer import ConfirmedPublisher
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Record(SourceMessage, Generic[T]):
-    """A decoded message and where it came from."""
-
-    event: T
-
-    @property
-    def log_fields(self) -> dict:
-        order_id = getattr(self.event, "order_id", None)
-        return {**self.coordinates(), **({"orderId": order_id} if order_id else {})}
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """A decoded record the handler refused for good (e.g. an unknown product)."""
-
-    record: Record
-    reason: str
-    exception: str = "Rejected"
-
-    def dead_letter(self) -> DeadLetter:
-        return DeadLetter(self.record, self.reason, self.exception)
-
-
-@dataclass
-class BatchResult:
-    applied: int = 0
-    refused: int = 0  # decided, as a business outcome, not to apply (e.g. out of stock)
-    skipped: int = 0  # already decided: redelivered or duplicated upstream
-    rejected: list[Rejection] = field(default_factory=list)  # to dead-letter
-    # Messages to publish once the batch is committed; its offsets wait until the broker has them.
-    replies: list[Outgoing] = field(default_factory=list)
-
-    def __iadd__(self, other: BatchResult) -> BatchResult:
-        self.applied += other.applied
-        self.refused += other.refused
-        self.skipped += other.skipped
-        self.rejected += other.rejected
-        self.replies += other.replies
-        return self
-
-
-class BatchHandler(Protocol[T]):
-    # Exceptions that mean "try the same batch again later" (database down, lock timeout).
-    transient_errors: tuple[type[BaseException], ...]
-
-    def decode(self, value: bytes | None) -> T:
-        """Parse one message value; raise ``InvalidEvent`` if it can never be applied."""
-
-    def apply(self, records: list[Record[T]]) -> BatchResult:
-        """Apply the records in one transaction; idempotent for records already applied."""
 
 
 class DatabaseBatchHandler:
@@ -288,7 +233,7 @@ class BatchConsumer:
             )
             result += applied
         crash_point("consumer.after_db_commit")
-        letters += [r.dead_letter() for r in result.rejected]
+        letters += result.dead_letters
         for letter in letters:
             logger.warning(
                 "dead-lettering %s: %s (%s)",
@@ -303,7 +248,7 @@ class BatchConsumer:
             raise _StopRequested
         for letter in letters:
             CONSUMED.labels(letter.source.topic, "dead_lettered").inc()
-        self._commit(consumer, messages)
+        self._mark_applied(consumer, messages)
         crash_point("consumer.after_offset_commit")
         self.stats.add(result, len(letters))
 
@@ -328,7 +273,7 @@ class BatchConsumer:
                 if len(records) == 1:
                     logger.exception("could not apply %s", records[0].where, extra=records[0].log_fields)
                     return BatchResult(
-                        rejected=[Rejection(records[0], f"could not be applied: {exc}", type(exc).__name__)]
+                        dead_letters=[DeadLetter(records[0], f"could not be applied: {exc}", type(exc).__name__)]
                     )
                 # Find the culprit: apply one at a time, so the good ones still go through.
                 logger.warning("batch of %d failed (%s); applying its records one by one", len(records), exc)
@@ -346,8 +291,8 @@ class BatchConsumer:
                 self.heartbeat.beat()
             time.sleep(min(0.1, deadline - time.monotonic()))
 
-    def _commit(self, consumer: Consumer, messages: list[Message]) -> None:
-        """Record the batch's offsets as applied; they are committed with the next round."""
+    def _mark_applied(self, consumer: Consumer, messages: list[Message]) -> None:
+        """Note the batch's offsets as applied (and commit them if the interval is up)."""
         for message in messages:
             topic, partition, offset = position(message)
             if offset + 1 > self._positions.get((topic, partition), 0):

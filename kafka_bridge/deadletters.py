@@ -12,61 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from kafka_bridge.config import client_config, dead_letter_topic, producer_config
-from kafka_bridge.producer import Headers, Outgoing, deliver
+from kafka_bridge.messages import DeadLetter, Headers, Outgoing, position
+from kafka_bridge.producer import deliver
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class SourceMessage:
-    """A consumed message's bytes and coordinates: enough to find it again or dead-letter it."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int | None
-    key: bytes | None
-    value: bytes | None
-
-    @classmethod
-    def of(cls, message: Message, **extra):
-        """From a consumed message; subclasses pass their extra fields in ``extra``."""
-        return cls(
-            *position(message),
-            message.timestamp()[1],
-            message.key(),
-            message.value(),
-            **extra,
-        )
-
-    @property
-    def where(self) -> str:
-        return f"{self.topic}[{self.partition}]@{self.offset}"
-
-    @property
-    def log_fields(self) -> dict:
-        """For ``logger.…(extra=…)``: the fields a JSON log line carries about this message."""
-        return self.coordinates()
-
-    def coordinates(self) -> dict:
-        return {"topic": self.topic, "partition": self.partition, "offset": self.offset}
-
-
-def position(message: Message) -> tuple[str, int, int]:
-    """A consumed message's topic, partition and offset (always set on one that was consumed)."""
-    topic, partition, offset = message.topic(), message.partition(), message.offset()
-    assert topic is not None and partition is not None and offset is not None
-    return topic, partition, offset
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    source: SourceMessage
-    reason: str
-    exception: str
 
 
 def dead_letter_headers(letter: DeadLetter) -> Headers:

@@ -62,6 +62,11 @@ class OrderEvent:
     def is_cancellation(self) -> bool:
         return self.event_type == ORDER_CANCELLED
 
+    @property
+    def log_fields(self) -> dict[str, str]:
+        """What a JSON log line about this event carries (``Record.log_fields``)."""
+        return {"orderId": self.order_id}
+
     def to_json(self) -> bytes:
         """Serialise with the tutorial's field names and order, compact."""
         kind = {} if self.event_type == ORDER_PLACED else {"eventType": self.event_type}
@@ -109,6 +114,11 @@ class OrderResult:
     reason: str  # why REJECTED (or "" )
     product_id: str
     stock_delta: int  # units taken (negative), given back (positive) or 0
+
+    @property
+    def log_fields(self) -> dict[str, str]:
+        """What a JSON log line about this event carries (``Record.log_fields``)."""
+        return {"orderId": self.order_id}
 
     def to_json(self) -> bytes:
         return orjson.dumps(

@@ -18,6 +18,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from django.conf import settings
 
 from kafka_bridge.config import producer_config
+from kafka_bridge.messages import Outgoing
 
 logger = logging.getLogger(__name__)
 
@@ -141,10 +142,6 @@ def shutdown_publisher(timeout: float = 10) -> None:
         if _publisher is not None and _publisher_pid == os.getpid():
             _publisher.close(timeout)
         _publisher = None
-
-
-Headers = list[tuple[str, str | bytes | None]]
-Outgoing = tuple[str, bytes | None, bytes | None, Headers | None]  # topic, key, value, headers
 
 
 def deliver(

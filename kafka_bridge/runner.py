@@ -15,8 +15,9 @@ import prometheus_client
 from django.conf import settings
 
 from config.argtypes import positive_float, positive_int
-from kafka_bridge.consumer import BatchConsumer, BatchHandler
+from kafka_bridge.consumer import BatchConsumer
 from kafka_bridge.heartbeat import Heartbeat
+from kafka_bridge.messages import BatchHandler
 from kafka_bridge.producer import shutdown_publisher
 
 

@@ -7,8 +7,8 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from kafka_bridge.consumer import BatchResult, Record
 from kafka_bridge.events import ORDER_CANCELLED, OrderResult, ProductSnapshot
+from kafka_bridge.messages import BatchResult, Record
 from orders.models import Order, ProductReplica
 from orders.outbox import outbox_send_order_event
 from orders.selectors import could_be_order_id, product_replica_terms

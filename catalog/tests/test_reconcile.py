@@ -10,8 +10,8 @@ from django.test import override_settings
 
 from catalog.models import Product, StockMovement
 from catalog.services import stock_apply_order_events
-from kafka_bridge.consumer import Record
 from kafka_bridge.events import OrderResult
+from kafka_bridge.messages import Record
 from orders.outbox import order_event
 from orders.services import order_apply_results, order_create
 

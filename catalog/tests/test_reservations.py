@@ -1,8 +1,8 @@
 """The catalog's decision rules, without a database."""
 
 from catalog.reservations import Decided, ProductState, reserve_or_reject
-from kafka_bridge.consumer import Record
 from kafka_bridge.events import ORDER_CANCELLED, ORDER_PLACED, OrderEvent
+from kafka_bridge.messages import Record
 
 
 def event(order_id, qty=1, product="P", kind=ORDER_PLACED, offset=0):
@@ -88,4 +88,4 @@ def test_every_event_is_answered_and_a_repeat_gets_the_first_answer_again():
 def test_cancellation_naming_another_product_is_dead_lettered():
     d = decide(event("a", kind=ORDER_CANCELLED, product="Q"), decided={("a", "order"): Decided("P", -1, "applied", "")})
     assert d.movements == []
-    assert [r.exception for r in d.rejected] == ["ProductMismatch"]
+    assert [r.exception for r in d.dead_letters] == ["ProductMismatch"]

@@ -12,8 +12,8 @@ from catalog import services, stock_sql
 from catalog.consumers import OrderEventsHandler
 from catalog.models import OutboxEvent, Product, StockMovement
 from catalog.services import stock_apply_order_events
-from kafka_bridge.consumer import Record
 from kafka_bridge.events import ORDER_CANCELLED, ORDER_PLACED, OrderEvent
+from kafka_bridge.messages import Record
 
 pytestmark = pytest.mark.django_db(databases=["default", "catalog"], transaction=True)
 
@@ -62,7 +62,7 @@ def test_batch_lowers_stock_writes_ledger_rows_and_results(writer, products):
     result = stock_apply_order_events(
         records=records(("a", "CATALOG-001", 2), ("b", "CATALOG-002", 3), ("c", "CATALOG-001", 4))
     )
-    assert (result.applied, result.refused, result.skipped, result.rejected) == (3, 0, 0, [])
+    assert (result.applied, result.refused, result.skipped, result.dead_letters) == (3, 0, 0, [])
     assert stocks() == {"CATALOG-001": 94, "CATALOG-002": 107, "CATALOG-003": 120}
     ledger = list(StockMovement.objects.order_by("id").values_list("order_id", "delta", "stock_after", "offset"))
     assert ledger == [("a", -2, 98, 0), ("b", -3, 107, 1), ("c", -4, 94, 2)]
@@ -99,7 +99,7 @@ def test_orders_beyond_stock_and_for_unknown_products_are_refused_and_change_not
     result = stock_apply_order_events(
         records=records(("x", "NOPE", 1), ("y", "CATALOG-003", 100), ("z", "CATALOG-003", 21), ("w", "CATALOG-003", 20))
     )
-    assert (result.applied, result.refused, result.rejected) == (2, 2, [])
+    assert (result.applied, result.refused, result.dead_letters) == (2, 2, [])
     assert stocks()["CATALOG-003"] == 0
     assert [(r["orderId"], r["status"], r["reason"]) for r in answers(result)] == [
         ("x", "REJECTED", "UNKNOWN_PRODUCT"),

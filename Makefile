@@ -54,6 +54,7 @@ lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache  # the layering: .importlinter
 
 kafka-start: $(KAFKA_STAMP)
 	bin/kafka-server start

@@ -32,7 +32,7 @@ def topics():
         "PRODUCTS_TOPIC": f"test-products-{suffix}",
     }
     topics_ensure(names=[n for name in names.values() for n in (name, dead_letter_topic(name))], partitions=3)
-    with override_settings(**names):
+    with override_settings(**names, DEAD_LETTERS_DEFAULT_TOPIC=names["ORDER_EVENTS_TOPIC"]):
         yield names
     # The test's publisher must not outlive its settings (or its database).
     shutdown_publisher()

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "kafka_bridge",
     "orders",
     "catalog",
+    "sync",  # what reads both services: reconcile, the Sync page, the admin's front page
 ]
 
 MIDDLEWARE = [
@@ -218,9 +219,12 @@ LOW_STOCK_THRESHOLD = int(os.environ.get("LOW_STOCK_THRESHOLD", "10"))
 ORDER_WAIT_MAX_SECONDS = float(os.environ.get("ORDER_WAIT_MAX_SECONDS", "30"))
 # Used only by `manage.py createtopics`: the project creates topics only when told to.
 # A 3-broker cluster (make cluster): 6 partitions, 3 replicas, 2 in sync for a write.
-ORDER_EVENTS_PARTITIONS = int(os.environ.get("ORDER_EVENTS_PARTITIONS", "3"))
-ORDER_EVENTS_REPLICATION_FACTOR = int(os.environ.get("ORDER_EVENTS_REPLICATION_FACTOR", "1"))
-ORDER_EVENTS_MIN_INSYNC_REPLICAS = int(os.environ.get("ORDER_EVENTS_MIN_INSYNC_REPLICAS", "1"))
+# (The bridge's names; the environment keeps the names the README has always given.)
+TOPIC_PARTITIONS = int(os.environ.get("ORDER_EVENTS_PARTITIONS", "3"))
+TOPIC_REPLICATION_FACTOR = int(os.environ.get("ORDER_EVENTS_REPLICATION_FACTOR", "1"))
+TOPIC_MIN_INSYNC_REPLICAS = int(os.environ.get("ORDER_EVENTS_MIN_INSYNC_REPLICAS", "1"))
+# `manage.py deadletters` reads this topic's dead letters unless told --topic.
+DEAD_LETTERS_DEFAULT_TOPIC = ORDER_EVENTS_TOPIC
 
 # Extra librdkafka settings for every client, e.g. security for a managed cluster:
 # KAFKA_CLIENT_CONFIG="security.protocol=SASL_SSL,sasl.mechanism=PLAIN,..."

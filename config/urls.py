@@ -8,8 +8,8 @@ from catalog.apis import CatalogListApi, ProductViewSet
 from config import health
 from config.throttling import throttle_logins
 from kafka_bridge.metrics import metrics_view
-from kafka_bridge.views import sync_page
 from orders.apis import OrderViewSet, UserOrdersApi
+from sync.views import sync_page
 
 router = DefaultRouter()
 router.register("orders", OrderViewSet, basename="order")

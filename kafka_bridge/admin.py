@@ -1,9 +1,6 @@
-from django.contrib import admin
+"""Admin classes any service may use for the bridge's rows (outboxes) and for rows the sync owns."""
 
-admin.site.site_header = "stocksync admin"
-admin.site.site_title = "stocksync"
-# The index with a link to the Sync page (kafka_bridge/views.py) above the apps.
-admin.site.index_template = "admin/stocksync/index.html"
+from django.contrib import admin
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -7,19 +7,21 @@ Two sources, because the numbers live in two places:
   its batch commits — and serve them with ``runconsumer --metrics-port`` (and
   ``runorderconsumer --metrics-port``).
 * **The web process's** ``/metrics`` reads the state of the sync when scraped, from the
-  databases and Kafka, so every gunicorn worker answers the same: orders by status,
-  events published and unsent per outbox, the ledger's decisions, consumer lag per
-  partition, dead letters.
+  databases and Kafka, so every gunicorn worker answers the same: events published and
+  unsent per outbox, consumer lag per partition, dead letters (``BridgeCollector``), and
+  what each app's registered collector reads from its own tables (here: orders by status,
+  the ledger's decisions).
 """
 
 from __future__ import annotations
 
 import time
 
-from django.db.models import Count
 from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from kafka_bridge.registry import collectors_registered
 
 # -- in consumer processes ------------------------------------------------------------
 
@@ -58,27 +60,16 @@ def observe_batch(topic: str, *, seconds: float, timestamps_ms: list[int | None]
 # -- in the web process, read when scraped --------------------------------------------
 
 
-class SyncCollector:
-    """The sync's state as Prometheus metrics, read from the databases and Kafka."""
+class BridgeCollector:
+    """The sync's plumbing as Prometheus metrics, read from the outboxes and Kafka: events
+    published and waiting per outbox, lag per registered consumer group, dead letters.
+    What the apps' own tables say (orders by status, the ledger) comes from the collectors
+    they register (``kafka_bridge.registry.collector_register``)."""
 
     def collect(self):
-        # Imported here: the bridge does not depend on the apps when it is imported.
-        from catalog.models import StockMovement
-        from config.routers import CATALOG_DB
+        # Imported here: consumer processes import this module for their counters, and need
+        # none of what sync_status reads.
         from kafka_bridge.sync_status import sync_status
-        from orders.models import Order
-
-        orders = CounterMetricFamily("stocksync_orders_created", "Orders placed, by current status.", labels=["status"])
-        for row in Order.objects.values("status").annotate(n=Count("id")):
-            orders.add_metric([row["status"]], row["n"])
-        yield orders
-
-        decisions = CounterMetricFamily(
-            "stocksync_catalog_decisions", "The catalog's ledger rows, by kind and outcome.", labels=["kind", "outcome"]
-        )
-        for row in StockMovement.objects.using(CATALOG_DB).values("kind", "outcome").annotate(n=Count("id")):
-            decisions.add_metric([row["kind"], row["outcome"]], row["n"])
-        yield decisions
 
         status = sync_status()
         published = CounterMetricFamily(
@@ -114,10 +105,9 @@ class SyncCollector:
         yield up
 
 
-_registry = CollectorRegistry()
-_registry.register(SyncCollector())
-
-
 def metrics_view(request):
-    """``GET /metrics``: the sync's state in Prometheus's text format."""
-    return HttpResponse(generate_latest(_registry), content_type=CONTENT_TYPE_LATEST)
+    """``GET /metrics``: the sync's state in Prometheus's text format (read when scraped)."""
+    registry = CollectorRegistry()
+    for collector in [BridgeCollector(), *collectors_registered()]:
+        registry.register(collector)
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -1,8 +1,9 @@
 """What every consumer command shares: its options and how it runs the loop.
 
-A command names its topics and handlers; this adds ``--group-id``, ``--batch-size``,
-``--metrics-port`` and ``--exit-when-idle``, and runs ``BatchConsumer`` until SIGINT/SIGTERM
-(finish the batch in hand, commit, exit 0), with its heartbeat and, if asked, its metrics.
+A command names a consumer its app registered (``kafka_bridge.registry``); this adds
+``--group-id``, ``--batch-size``, ``--metrics-port`` and ``--exit-when-idle``, and runs
+``BatchConsumer`` with the consumer's handlers until SIGINT/SIGTERM (finish the batch in
+hand, commit, exit 0), with its heartbeat and, if asked, its metrics.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from typing import Any
 import prometheus_client
 from django.conf import settings
 
-from config.argtypes import positive_float, positive_int
+from kafka_bridge.argtypes import positive_float, positive_int
 from kafka_bridge.consumer import BatchConsumer
 from kafka_bridge.heartbeat import Heartbeat
-from kafka_bridge.messages import BatchHandler
 from kafka_bridge.producer import shutdown_publisher
+from kafka_bridge.registry import consumer_registered
 
 
-def add_consumer_arguments(parser: ArgumentParser, *, default_group: str) -> None:
+def add_consumer_arguments(parser: ArgumentParser, *, consumer: str) -> None:
+    """The options of the registered consumer ``consumer``'s command."""
+    default_group = consumer_registered(consumer).group_id()
     parser.add_argument("--group-id", default=default_group, help="consumer group (default: %(default)s)")
     parser.add_argument(
         "--batch-size",
@@ -45,13 +48,20 @@ def add_consumer_arguments(parser: ArgumentParser, *, default_group: str) -> Non
 
 
 def run_consumer(
-    *, name: str, handlers: dict[str, BatchHandler], options: dict[str, Any], offset_reset: str = "earliest"
+    *, name: str, options: dict[str, Any], topic: str | None = None, offset_reset: str | None = None
 ) -> None:
-    """Run one member of ``options["group_id"]`` in this process until stopped or idle."""
+    """Run one member of ``options["group_id"]`` of the consumer registered as ``name``, in
+    this process, until stopped or idle. ``topic``: a one-topic consumer's topic, instead
+    of its default (``runconsumer --topic``)."""
+    spec = consumer_registered(name)
+    handlers = spec.handlers()
+    if topic is not None:
+        (handler,) = handlers.values()
+        handlers = {topic: handler}
     loop = BatchConsumer(
         handlers=handlers,
         group_id=options["group_id"],
-        offset_reset=offset_reset,
+        offset_reset=offset_reset or spec.offset_reset,
         batch_size=options["batch_size"],
         batch_wait=settings.CONSUMER_BATCH_WAIT_SECONDS,
         exit_when_idle=options["exit_when_idle"],

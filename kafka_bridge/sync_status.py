@@ -15,6 +15,7 @@ from django.utils import timezone
 from kafka_bridge.config import dead_letter_topic
 from kafka_bridge.lag import PartitionLag, group_lag, topic_size
 from kafka_bridge.outbox import outbox_models
+from kafka_bridge.registry import consumers_registered
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,8 @@ class SyncStatus:
 
 
 def consumer_groups() -> list[tuple[str, str, list[str]]]:
-    """(group, command, topics) for each consumer of this project."""
-    return [
-        (settings.CATALOG_CONSUMER_GROUP, "runconsumer", [settings.ORDER_EVENTS_TOPIC]),
-        (settings.ORDERS_CONSUMER_GROUP, "runorderconsumer", [settings.ORDER_RESULTS_TOPIC, settings.PRODUCTS_TOPIC]),
-    ]
+    """(group, command, topics) for each consumer the apps registered (``kafka_bridge.registry``)."""
+    return [(spec.group_id(), spec.name, spec.topics()) for spec in consumers_registered()]
 
 
 def sync_status(*, kafka_timeout: float = 3.0) -> SyncStatus:

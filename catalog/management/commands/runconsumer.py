@@ -8,10 +8,9 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from catalog.consumers import OrderEventsHandler
-from config.argtypes import positive_float, positive_int
 from config.health import check_broker, check_database
 from config.routers import CATALOG_DB
+from kafka_bridge.argtypes import positive_float, positive_int
 from kafka_bridge.heartbeat import last_beat_age
 from kafka_bridge.lag import group_lag
 from kafka_bridge.runner import add_consumer_arguments, run_consumer
@@ -27,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--topic", default=settings.ORDER_EVENTS_TOPIC, help="topic to consume (default: %(default)s)"
         )
-        add_consumer_arguments(parser, default_group=settings.CATALOG_CONSUMER_GROUP)
+        add_consumer_arguments(parser, consumer="runconsumer")
         parser.add_argument(
             "--offset-reset",
             choices=["earliest", "latest"],
@@ -65,12 +64,7 @@ class Command(BaseCommand):
             raise SystemExit(consumer_health_report(self.stdout, options))
         if options["processes"] > 1:
             raise SystemExit(self._run_members(options))
-        run_consumer(
-            name="runconsumer",
-            handlers={options["topic"]: OrderEventsHandler()},
-            offset_reset=options["offset_reset"],
-            options=options,
-        )
+        run_consumer(name="runconsumer", topic=options["topic"], offset_reset=options["offset_reset"], options=options)
 
     def _run_members(self, options) -> int:
         """Start N single-process members of the group; pass signals on; exit with the worst status."""

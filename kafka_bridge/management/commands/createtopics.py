@@ -1,11 +1,13 @@
-"""``python manage.py createtopics``: create the project's topics, each with its dead-letter topic:
-order events (the tutorial's), order results, and the compacted products topic."""
+"""``python manage.py createtopics``: create the topics the apps registered
+(``kafka_bridge.registry.topic_register``), each with its dead-letter topic. Here: order
+events (the tutorial's), order results, and the compacted products topic."""
 
 from confluent_kafka import KafkaException
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from kafka_bridge.config import dead_letter_topic
+from kafka_bridge.registry import topics_registered
 from kafka_bridge.topics import topic_config_ensure, topics_ensure
 
 
@@ -16,19 +18,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--partitions",
             type=int,
-            default=settings.ORDER_EVENTS_PARTITIONS,
+            default=settings.TOPIC_PARTITIONS,
             help="partitions of a new topic: the most consumers that can share the work (default: %(default)s)",
         )
         parser.add_argument(
             "--replication-factor",
             type=int,
-            default=settings.ORDER_EVENTS_REPLICATION_FACTOR,
+            default=settings.TOPIC_REPLICATION_FACTOR,
             help="copies of each partition, on different brokers (default: %(default)s)",
         )
         parser.add_argument(
             "--min-insync-replicas",
             type=int,
-            default=settings.ORDER_EVENTS_MIN_INSYNC_REPLICAS,
+            default=settings.TOPIC_MIN_INSYNC_REPLICAS,
             help="copies that must have a message before acks=all succeeds (default: %(default)s)",
         )
 
@@ -38,13 +40,8 @@ class Command(BaseCommand):
         if options["min_insync_replicas"] > options["replication_factor"]:
             raise CommandError("--min-insync-replicas cannot exceed --replication-factor: no write could succeed")
         common = {"min.insync.replicas": str(options["min_insync_replicas"])}
-        # The products topic keeps the latest snapshot of each product for ever (compaction),
-        # so a new order-service replica can be built by reading it from the start.
-        topics = [
-            (settings.ORDER_EVENTS_TOPIC, common),
-            (settings.ORDER_RESULTS_TOPIC, common),
-            (settings.PRODUCTS_TOPIC, {**common, "cleanup.policy": "compact"}),
-        ]
+        registered = [(spec.name(), spec.config) for spec in topics_registered()]
+        topics = [(name, {**common, **config}) for name, config in registered]
         created = []
         try:
             for topic, config in topics:
@@ -60,10 +57,11 @@ class Command(BaseCommand):
                     replication_factor=options["replication_factor"],
                     config=common,
                 )
-            # Created earlier with the broker's defaults (a product saved before this ran)?
-            # Compaction is what lets a new replica rebuild from the topic: make sure of it.
-            if settings.PRODUCTS_TOPIC not in created:
-                topic_config_ensure(name=settings.PRODUCTS_TOPIC, config={"cleanup.policy": "compact"})
+            # Created earlier with the broker's defaults (published to before this ran)? What
+            # the app asked for (compaction, say) is what its readers rely on: make sure of it.
+            for name, config in registered:
+                if config and name not in created:
+                    topic_config_ensure(name=name, config=config)
         except KafkaException as exc:
             raise CommandError(f"could not create topics on {settings.KAFKA_BOOTSTRAP_SERVERS}: {exc}") from exc
         names = [name for topic, _ in topics for name in (topic, dead_letter_topic(topic))]

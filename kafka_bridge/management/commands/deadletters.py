@@ -17,8 +17,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--topic",
-            default=settings.ORDER_EVENTS_TOPIC,
-            help="the consumed topic whose dead letters to read (default: %(default)s)",
+            default=None,
+            help="the consumed topic whose dead letters to read (default: DEAD_LETTERS_DEFAULT_TOPIC, here "
+            f"{settings.DEAD_LETTERS_DEFAULT_TOPIC})",
         )
         actions = parser.add_subparsers(dest="action", required=True, metavar="list|show|replay")
         actions.add_parser("list", help="one line per dead letter: id, original position, reason")
@@ -30,7 +31,7 @@ class Command(BaseCommand):
         replay.add_argument("--reason-contains", metavar="TEXT", help="only those whose reason contains TEXT")
 
     def handle(self, *args, **options):
-        topic = dead_letter_topic(options["topic"])
+        topic = dead_letter_topic(options["topic"] or settings.DEAD_LETTERS_DEFAULT_TOPIC)
         try:
             letters = dead_letters_read(topic=topic)
         except KafkaException as exc:

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connections
 
-from config.argtypes import non_negative_float
+from kafka_bridge.argtypes import non_negative_float
 from kafka_bridge.outbox import outbox_models, outbox_relay_pending, relay_producer
 
 logger = logging.getLogger("kafka_bridge.relay")

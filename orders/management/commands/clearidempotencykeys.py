@@ -6,7 +6,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from config.argtypes import positive_float
+from kafka_bridge.argtypes import positive_float
 from orders.idempotency import idempotency_keys_clear
 
 

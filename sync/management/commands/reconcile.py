@@ -7,8 +7,8 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from catalog.reconcile import ReconcileReport, sync_reconcile
-from config.argtypes import non_negative_float
+from kafka_bridge.argtypes import non_negative_float
+from sync.reconcile import ReconcileReport, sync_reconcile
 
 SHOW = 20  # rows per finding in the table; --json has them all
 

@@ -57,13 +57,8 @@ def products():
 def replica(products):
     """The order service's replica of the demo products, as the products topic would fill it."""
     from catalog.services import product_snapshot
-    from kafka_bridge.messages import Record
     from orders.services import replica_apply_snapshots
+    from testsupport.factories import records
 
-    replica_apply_snapshots(
-        records=[
-            Record("products", 0, i, None, None, None, event=product_snapshot(p))
-            for i, p in enumerate(products.values())
-        ]
-    )
+    replica_apply_snapshots(records=records((product_snapshot(p) for p in products.values()), topic="products"))
     return products

@@ -2,11 +2,11 @@
 
 from catalog.reservations import Decided, ProductState, reserve_or_reject
 from kafka_bridge.events import ORDER_CANCELLED, ORDER_PLACED, OrderEvent
-from kafka_bridge.messages import Record
+from testsupport.factories import record
 
 
 def event(order_id, qty=1, product="P", kind=ORDER_PLACED, offset=0):
-    return Record("t", 0, offset, None, None, None, event=OrderEvent(product, qty, 1, qty, order_id, "u", kind))
+    return record(OrderEvent(product, qty, 1, qty, order_id, "u", kind), offset=offset)
 
 
 def decide(*records, stock=10, active=True, decided=None):

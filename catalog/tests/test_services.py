@@ -13,7 +13,7 @@ from catalog.consumers import OrderEventsHandler
 from catalog.models import OutboxEvent, Product, StockMovement
 from catalog.services import stock_apply_order_events
 from kafka_bridge.events import ORDER_CANCELLED, ORDER_PLACED, OrderEvent
-from kafka_bridge.messages import Record
+from testsupport.factories import records as records_of
 
 pytestmark = pytest.mark.django_db(databases=["default", "catalog"], transaction=True)
 
@@ -35,11 +35,16 @@ def writer(request, monkeypatch):
 
 
 def records(*events, start=0):
-    out = []
-    for i, (oid, pid, qty, *kind) in enumerate(events):
-        event = OrderEvent(pid, qty, 10, qty * 10, oid, "u", kind[0] if kind else ORDER_PLACED)
-        out.append(Record("orders", 1, start + i, None, None, None, event=event))
-    return out
+    """(orderId, productId, qty[, eventType]) → records on orders[1], from offset ``start``."""
+    return records_of(
+        (
+            OrderEvent(pid, qty, 10, qty * 10, oid, "u", kind[0] if kind else ORDER_PLACED)
+            for oid, pid, qty, *kind in events
+        ),
+        topic="orders",
+        partition=1,
+        start=start,
+    )
 
 
 def stocks():

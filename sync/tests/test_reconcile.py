@@ -11,9 +11,9 @@ from django.test import override_settings
 from catalog.models import Product, StockMovement
 from catalog.services import stock_apply_order_events
 from kafka_bridge.events import OrderResult
-from kafka_bridge.messages import Record
 from orders.outbox import order_event
 from orders.services import order_apply_results, order_create
+from testsupport.factories import record, records
 
 pytestmark = pytest.mark.django_db(databases=["default", "catalog"], transaction=True)
 
@@ -30,14 +30,10 @@ def reconcile(*args):
 
 def apply(*orders, results_reach_orders=True):
     """What runconsumer and runorderconsumer would do with these orders' events."""
-    records = [Record("t", 0, i, None, None, None, event=order_event(o)) for i, o in enumerate(orders)]
-    applied = stock_apply_order_events(records=records)
+    applied = stock_apply_order_events(records=records(order_event(o) for o in orders))
     if results_reach_orders:
         order_apply_results(
-            records=[
-                Record("r", 0, i, None, None, None, event=OrderResult.from_json(value))
-                for i, (_, _, value, _) in enumerate(applied.replies)
-            ]
+            records=records((OrderResult.from_json(value) for _, _, value, _ in applied.replies), topic="r")
         )
 
 
@@ -141,8 +137,7 @@ def test_cancellation_not_applied_is_reported_and_in_sync_once_it_is(replica):
     status, out = reconcile()
     assert status == 1
     assert "cancellation not applied by the catalog" in out
-    records = [Record("t", 0, 9, None, None, None, event=order_event(order, event_type=ORDER_CANCELLED))]
-    stock_apply_order_events(records=records)
+    stock_apply_order_events(records=[record(order_event(order, event_type=ORDER_CANCELLED), offset=9)])
     status, out = reconcile()
     assert status == 0, out
     assert Product.objects.get(product_id="CATALOG-001").stock == 100

@@ -1,0 +1,84 @@
+"""The order service's writes, without Kafka: statuses only move up, the replica keeps the
+newest version of each product, and an order is checked against the replica (PostgreSQL)."""
+
+import pytest
+
+from kafka_bridge.events import OrderResult, ProductSnapshot
+from orders.models import Order, ProductReplica
+from orders.services import OrderRefused, order_apply_results, order_create, replica_apply_snapshots
+from testsupport.factories import records
+
+pytestmark = pytest.mark.django_db(databases=["default", "catalog"])
+
+
+def result(order: Order, status: str, reason: str = "") -> OrderResult:
+    return OrderResult(str(order.order_id), status, reason, order.product_id, 0)
+
+
+def snapshot(version: int, *, price: int = 1000, active: bool = True, product_id: str = "P-1") -> ProductSnapshot:
+    return ProductSnapshot(product_id, f"v{version}", price, active, version)
+
+
+def status_of(order: Order) -> tuple[str, str]:
+    order.refresh_from_db()
+    return order.status, order.reason
+
+
+@pytest.fixture
+def order():
+    replica_apply_snapshots(records=records([snapshot(1)]))
+    return order_create(user_id="u", product_id="P-1", qty=1, unit_price=1000)
+
+
+def test_a_result_moves_a_pending_order_and_a_late_or_repeated_one_changes_nothing(order):
+    applied = order_apply_results(records=records([result(order, "CONFIRMED")]))
+    assert (applied.applied, applied.skipped) == (1, 0)
+    assert status_of(order) == ("CONFIRMED", "")
+
+    late = order_apply_results(
+        records=records([result(order, "REJECTED", "INSUFFICIENT_STOCK"), result(order, "CONFIRMED")])
+    )
+    assert (late.applied, late.skipped) == (0, 2)
+    assert status_of(order) == ("CONFIRMED", "")
+
+
+def test_cancelled_outranks_a_decision_and_nothing_moves_it_back(order):
+    order_apply_results(records=records([result(order, "CANCELLED"), result(order, "CONFIRMED")]))
+    assert status_of(order) == ("CANCELLED", "")
+    order_apply_results(records=records([result(order, "REJECTED", "CANCELLED_FIRST")]))
+    assert status_of(order) == ("CANCELLED", "")
+
+
+def test_a_result_for_an_order_this_service_never_made_is_skipped():
+    dummy = OrderResult("test-order-id-dummy-id", "CONFIRMED", "", "CATALOG-001", -10)  # the tutorial's hand-typed one
+    assert order_apply_results(records=records([dummy])).skipped == 1
+
+
+def test_the_replica_keeps_the_newest_version_whatever_the_order_of_arrival():
+    replica_apply_snapshots(records=records([snapshot(3, price=1300), snapshot(2, price=1200)]))
+    assert ProductReplica.objects.values_list("unit_price", "version").get() == (1300, 3)
+
+    older = replica_apply_snapshots(records=records([snapshot(1, price=1100)]))
+    assert (older.applied, older.skipped) == (0, 1)
+    assert ProductReplica.objects.values_list("unit_price", "version").get() == (1300, 3)
+
+    replica_apply_snapshots(records=records([snapshot(4, active=False)]))
+    assert ProductReplica.objects.values_list("active", "version").get() == (False, 4)
+
+
+@pytest.mark.parametrize(
+    ("snapshots", "product_id", "unit_price", "field", "message"),
+    [
+        ([], "P-1", 1000, "productId", "Unknown product 'P-1'"),
+        ([snapshot(1, active=False)], "P-1", 1000, "productId", "P-1 is not for sale"),
+        ([snapshot(1, price=1500)], "P-1", 1000, "unitPrice", "The price of P-1 is 1500, not 1000"),
+    ],
+)
+def test_an_order_the_replica_cannot_vouch_for_is_refused_and_not_stored(
+    snapshots, product_id, unit_price, field, message
+):
+    replica_apply_snapshots(records=records(snapshots))
+    with pytest.raises(OrderRefused) as refused:
+        order_create(user_id="u", product_id=product_id, qty=1, unit_price=unit_price)
+    assert refused.value.errors == {field: [message]}
+    assert not Order.objects.exists()

@@ -47,9 +47,9 @@ def topic(topics):
 @pytest.fixture
 def products():
     """The three demo products, at their demo stock."""
-    from catalog.services import catalog_load_demo_products
+    from catalog.services import products_load_demo
 
-    catalog_load_demo_products()
+    products_load_demo()
     return {p.product_id: p for p in Product.objects.all()}
 
 

@@ -1,6 +1,8 @@
-"""The catalog's consumer of order events: the wire format in, stock changes out."""
+"""The catalog's consumer of order events: the wire format in, stock changes and answers out."""
 
 from __future__ import annotations
+
+from django.conf import settings
 
 from catalog.services import stock_apply_order_events
 from config.routers import CATALOG_DB
@@ -18,4 +20,13 @@ class OrderEventsHandler(DatabaseBatchHandler):
         return OrderEvent.from_json(value)
 
     def apply(self, records: list[Record[OrderEvent]]) -> BatchResult:
-        return self.run(stock_apply_order_events, records)
+        decided = self.run(stock_apply_order_events, records)
+        topic = settings.ORDER_RESULTS_TOPIC
+        return BatchResult(
+            applied=decided.applied,
+            refused=decided.refused,
+            skipped=decided.skipped,
+            dead_letters=decided.dead_letters,
+            # Keyed by orderId: one order's answers stay in order on the results topic.
+            replies=[(topic, r.order_id.encode(), r.to_json(), None) for r in decided.results],
+        )

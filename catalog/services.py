@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connections, transaction
@@ -12,9 +13,9 @@ from catalog.models import OutboxEvent, Product, StockMovement
 from catalog.reservations import APPLIED, Decided, Decisions, ProductState, reserve_or_reject
 from catalog.stock_sql import stock_read_batch_sql, stock_write_decisions_sql
 from config.routers import CATALOG_DB
-from kafka_bridge.events import OrderEvent, ProductSnapshot
+from kafka_bridge.events import OrderEvent, OrderResult, ProductSnapshot
 from kafka_bridge.faults import crash_point
-from kafka_bridge.messages import BatchResult, Record
+from kafka_bridge.messages import DeadLetter, Record
 from kafka_bridge.outbox import OutboxRow, outbox_send
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,18 @@ DEMO_PRODUCTS = [
 ]
 
 
-def stock_apply_order_events(*, records: list[Record[OrderEvent]]) -> BatchResult:
+@dataclass(frozen=True)
+class StockDecided:
+    """What a batch of order events did to the catalog (``stock_apply_order_events``)."""
+
+    applied: int  # orders that took stock, cancellations that gave it back
+    refused: int  # orders rejected, with their reason in the ledger
+    skipped: int  # already in the ledger: redelivered
+    results: list[OrderResult]  # one answer per event, in order; a skipped one's as first decided
+    dead_letters: list[DeadLetter]  # events that can never apply (a cancellation for another product)
+
+
+def stock_apply_order_events(*, records: list[Record[OrderEvent]]) -> StockDecided:
     """Decide a batch of order events in one catalog transaction, exactly once per order.
 
     Locks the batch's products (in productId order, so consumers sharing products queue
@@ -40,10 +52,11 @@ def stock_apply_order_events(*, records: list[Record[OrderEvent]]) -> BatchResul
     transaction as the stock change. Redelivered events are skipped.
 
     Every event's ``OrderResult`` — a redelivered one's as the ledger first decided it —
-    comes back in ``BatchResult.replies``. The consume loop publishes them, and waits
-    for the broker to have them, before the batch's offsets may be committed: so a result
-    lost with a crash is given again when its event is redelivered, and the ledger is
-    the only record the catalog keeps of its answers (no outbox row per result).
+    comes back in ``StockDecided.results``. The handler (``catalog.consumers``) makes them
+    the batch's replies, which the consume loop publishes, and waits for the broker to
+    have, before the batch's offsets may be committed: so a result lost with a crash is
+    given again when its event is redelivered, and the ledger is the only record the
+    catalog keeps of its answers (no outbox row per result).
 
     On PostgreSQL the batch is read and written by set-based SQL (``catalog.stock_sql``:
     the consumer's hot path); elsewhere through the ORM, with the same effect.
@@ -58,14 +71,12 @@ def stock_apply_order_events(*, records: list[Record[OrderEvent]]) -> BatchResul
         write(decisions=decisions, using=CATALOG_DB)
         crash_point("consumer.before_db_commit")
     applied = sum(1 for m in decisions.movements if m.outcome == APPLIED)
-    topic = settings.ORDER_RESULTS_TOPIC
-    return BatchResult(
+    return StockDecided(
         applied=applied,
         refused=len(decisions.movements) - applied,
         skipped=decisions.skipped,
+        results=decisions.results,
         dead_letters=decisions.dead_letters,
-        # Keyed by orderId: one order's answers stay in order on the results topic.
-        replies=[(topic, r.order_id.encode(), r.to_json(), None) for r in decisions.results],
     )
 
 
@@ -139,7 +150,7 @@ def product_send_snapshot(*, product: Product, using: str, deleted: bool = False
     )
 
 
-def catalog_publish_products() -> int:
+def products_publish_all() -> int:
     """Send every product's snapshot again (e.g. to fill a new order-service replica); return how many."""
     count = 0
     with transaction.atomic(using=CATALOG_DB):
@@ -149,7 +160,7 @@ def catalog_publish_products() -> int:
     return count
 
 
-def catalog_load_demo_products() -> list[str]:
+def products_load_demo() -> list[str]:
     """Create the demo products that are missing; return the ids created. Never touches stock."""
     created = []
     for product_id, name, stock, price in DEMO_PRODUCTS:

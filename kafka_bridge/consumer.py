@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from django.conf import settings
@@ -42,6 +43,8 @@ from kafka_bridge.producer import ConfirmedPublisher
 
 logger = logging.getLogger(__name__)
 
+R = TypeVar("R")
+
 
 class DatabaseBatchHandler:
     """Base of handlers that apply a batch in one transaction on the database ``using``.
@@ -54,7 +57,8 @@ class DatabaseBatchHandler:
     transient_errors: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
     using = "default"
 
-    def run(self, apply: Callable[..., BatchResult], records: list) -> BatchResult:
+    def run(self, apply: Callable[..., R], records: list) -> R:
+        """``apply(records=records)``; on a database error, close the connection first."""
         try:
             return apply(records=records)
         except DatabaseError:

@@ -51,16 +51,18 @@ def stocks():
     return dict(Product.objects.values_list("product_id", "stock"))
 
 
-def answers(*batch_results):
-    """The order results the batches hand back to publish, decoded, in order."""
-    out = []
-    for result in batch_results:
-        for topic, key, value, _ in result.replies:
-            assert topic == settings.ORDER_RESULTS_TOPIC
-            answer = orjson.loads(value)
-            assert key == answer["orderId"].encode()
-            out.append(answer)
-    return out
+def answers(*decided):
+    """The order results the batches hand back, as they go on the wire, in order."""
+    return [orjson.loads(result.to_json()) for batch in decided for result in batch.results]
+
+
+def test_the_handler_publishes_each_answer_on_the_results_topic_keyed_by_order(products):
+    batch = OrderEventsHandler().apply(records(("a", "CATALOG-001", 2), ("b", "CATALOG-404", 1)))
+    assert [(topic, key, orjson.loads(value)["status"]) for topic, key, value, _ in batch.replies] == [
+        (settings.ORDER_RESULTS_TOPIC, b"a", "CONFIRMED"),
+        (settings.ORDER_RESULTS_TOPIC, b"b", "REJECTED"),
+    ]
+    assert (batch.applied, batch.refused) == (1, 1)
 
 
 def test_batch_lowers_stock_writes_ledger_rows_and_results(writer, products):

@@ -10,7 +10,6 @@ from django.test import override_settings
 
 from catalog.models import Product, StockMovement
 from catalog.services import stock_apply_order_events
-from kafka_bridge.events import OrderResult
 from orders.outbox import order_event
 from orders.services import order_apply_results, order_create
 from testsupport.factories import record, records
@@ -32,9 +31,7 @@ def apply(*orders, results_reach_orders=True):
     """What runconsumer and runorderconsumer would do with these orders' events."""
     applied = stock_apply_order_events(records=records(order_event(o) for o in orders))
     if results_reach_orders:
-        order_apply_results(
-            records=records((OrderResult.from_json(value) for _, _, value, _ in applied.replies), topic="r")
-        )
+        order_apply_results(records=records(applied.results, topic="r"))
 
 
 @override_settings(OUTBOX_PUBLISH_ON_COMMIT=False)

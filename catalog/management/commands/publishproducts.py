@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from catalog.services import catalog_publish_products
+from catalog.services import products_publish_all
 from kafka_bridge.producer import shutdown_publisher
 
 
@@ -14,6 +14,6 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        count = catalog_publish_products()
+        count = products_publish_all()
         shutdown_publisher()  # wait for the broker; what it did not take, the relay sends
         self.stdout.write(f"published {count} product(s)")

@@ -88,9 +88,8 @@ class OutboxEvent(OutboxEventBase):
 
     class Meta:
         # Only the relay's index: nothing looks the catalog's events up by subject_id, and
-        # each index here is paid by every result the consumer writes and marks sent
-        # (dropping the two on subject_id: the consumer's write statement 245 → 157 ms and
-        # its sent-marks 180 → 81 ms per 5,000 events, docs/BENCHMARKS.md).
+        # each index here is paid by every row written and marked sent (what dropping the
+        # two on subject_id saved: docs/BENCHMARKS.md, "Fourth pass").
         indexes = [
             models.Index(fields=["id"], condition=models.Q(sent_at__isnull=True), name="catalog_outbox_unsent_idx"),
         ]

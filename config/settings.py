@@ -107,9 +107,8 @@ def database(url_env: str, sqlite_name: str) -> dict:
         db = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
         if PG_PREPARED_STATEMENTS and db["ENGINE"] == "django.db.backends.postgresql":
             # Parameters bound by the server, and a statement run twice on a connection
-            # kept prepared there: PostgreSQL parses and plans it once, not per request.
-            # Per order placed over the API, PostgreSQL's CPU fell from 2.8 to 1.4 ms
-            # (1.8 to 0.9 ms for the bare DRF endpoint; docs/BENCHMARKS.md, sixth pass).
+            # kept prepared there: PostgreSQL parses and plans it once, not per request,
+            # which halved its CPU per order (docs/BENCHMARKS.md, "Sixth pass").
             # Django leaves both off for poolers in transaction mode (PgBouncer before
             # 1.21, or without max_prepared_statements): PG_PREPARED_STATEMENTS=false there.
             db["OPTIONS"] = {**db.get("OPTIONS", {}), "server_side_binding": True, "prepare_threshold": 2}
@@ -248,24 +247,22 @@ KAFKA_CONSUMER_SESSION_TIMEOUT_MS = int(os.environ.get("KAFKA_CONSUMER_SESSION_T
 
 # The web process's producer: 0 sends each event at once.
 # A web worker produces one event per request, so lingering never filled a batch at the
-# rates one worker serves; it only added its wait, and more (queued requests) under load:
-# order-to-stock p50 with 200 orders/s asked (fewer were placed: this machine saturates
-# near 80–110) measured 9.4 / 11.4 ms with 0 against 13.6 / 14.9 ms with 1
-# (docs/BENCHMARKS.md). Messages still go together whenever they queue up while a request
-# is in flight.
+# rates one worker serves; it only added its wait, and more (queued requests) under load
+# (order-to-stock latency with 0 and 1: docs/BENCHMARKS.md, "Third pass"). Messages still
+# go together whenever they queue up while a request is in flight.
 KAFKA_PUBLISHER_LINGER_MS = int(os.environ.get("KAFKA_PUBLISHER_LINGER_MS", "0"))
 
 # Consumer batching: up to this many events per database transaction (one database
-# commit each: bigger batches mean fewer fsyncs; 2,000-5,000 is where PostgreSQL's
-# throughput levels off, see docs/BENCHMARKS.md). The wait is how long to wait for a batch
+# commit each: bigger batches mean fewer fsyncs, up to where PostgreSQL's throughput
+# levels off: docs/BENCHMARKS.md, "Consumer apply throughput"). The wait is how long to wait for a batch
 # to fill once one event is in hand: 0 takes what has already arrived, so a lone event is
 # applied at once and batches fill by themselves under load (librdkafka prefetches).
 CONSUMER_BATCH_SIZE = int(os.environ.get("CONSUMER_BATCH_SIZE", "2000"))
 CONSUMER_BATCH_WAIT_SECONDS = float(os.environ.get("CONSUMER_BATCH_WAIT_SECONDS", "0"))
 # Consumers commit their offsets to Kafka at most this often (and whenever they go quiet,
 # lose partitions or stop), not after every batch: under light load a batch is a single
-# event, and a commit per batch cost the broker one more request per order (~0.5 ms of its
-# CPU each here, docs/BENCHMARKS.md). After a crash, what was applied since the last
+# event, and a commit per batch cost the broker one more request per order
+# (docs/BENCHMARKS.md, "Fourth pass"). After a crash, what was applied since the last
 # commit is redelivered and skipped by the ledger: the interval bounds that replay.
 CONSUMER_COMMIT_INTERVAL_SECONDS = float(os.environ.get("CONSUMER_COMMIT_INTERVAL_SECONDS", "1"))
 # Consumers touch a file here on every turn of their loop (`runconsumer --check` reads it).

@@ -1,6 +1,38 @@
+import tempfile
+from pathlib import Path
+
 from django.apps import AppConfig
+from django.conf import settings
+
+# The bridge's settings, and what they are when the host project does not set them.
+# stocksync sets each one from the environment (config/settings.py says why each is so).
+DEFAULTS = {
+    "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092",
+    "KAFKA_CLIENT_CONFIG": {},
+    "KAFKA_PRODUCER_CONFIG": {"acks": "all", "enable.idempotence": True, "linger.ms": 5, "message.timeout.ms": 30000},
+    "KAFKA_PUBLISHER_LINGER_MS": 0,
+    "KAFKA_CONSUMER_SESSION_TIMEOUT_MS": 10000,
+    "DEAD_LETTER_SUFFIX": ".DLT",
+    "DEAD_LETTERS_DEFAULT_TOPIC": None,  # None: `deadletters` needs --topic
+    "CONSUMER_BATCH_SIZE": 2000,
+    "CONSUMER_BATCH_WAIT_SECONDS": 0.0,
+    "CONSUMER_COMMIT_INTERVAL_SECONDS": 1.0,
+    "CONSUMER_HEARTBEAT_DIR": Path(tempfile.gettempdir()) / "kafka-bridge-heartbeats",
+    "OUTBOX_RELAY_GRACE_SECONDS": 10.0,
+    "OUTBOX_RELAY_INTERVAL_SECONDS": 1.0,
+    "OUTBOX_RELAY_BATCH_SIZE": 5000,
+    "OUTBOX_PUBLISH_ON_COMMIT": True,
+    "TOPIC_PARTITIONS": 3,
+    "TOPIC_REPLICATION_FACTOR": 1,
+    "TOPIC_MIN_INSYNC_REPLICAS": 1,
+}
 
 
 class KafkaBridgeConfig(AppConfig):
     name = "kafka_bridge"
     verbose_name = "Kafka bridge"
+
+    def ready(self) -> None:
+        for name, value in DEFAULTS.items():
+            if not hasattr(settings, name):
+                setattr(settings, name, value)

@@ -182,9 +182,8 @@ class ConfirmedPublisher:
 
     # It waits for what it sends (deliver() flushes, and a flush sends at once whatever
     # the linger), so lingering never delays a message here; it only lets a batch's
-    # thousands of results be queued without waking the sender for each. One-off, 5,000
-    # messages produced and flushed: 96 ms with linger 0, 18 ms with 20; a lone message
-    # flushed 1.6 / 1.9 ms.
+    # thousands of results be queued without waking the sender for each (measured:
+    # docs/BENCHMARKS.md, "Fifth pass").
     LINGER_MS = 20
 
     def __init__(self) -> None:

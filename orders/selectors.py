@@ -29,7 +29,8 @@ def product_replica_terms(*, product_id: str) -> OrderTerms | None:
 
     Read on every order placed, so written as one plain ``SELECT`` of two columns by its
     unique key: ``ProductReplica.objects.get()`` built and compiled a query and a model
-    instance each time, 0.8 ms of CPU per order here against 0.14 ms (docs/BENCHMARKS.md).
+    instance each time, several times the statement's own cost (docs/BENCHMARKS.md,
+    "Sixth pass").
     """
     connection = connections[router.db_for_read(ProductReplica)]
     table = connection.ops.quote_name(ProductReplica._meta.db_table)

@@ -31,7 +31,10 @@ class Command(BaseCommand):
         replay.add_argument("--reason-contains", metavar="TEXT", help="only those whose reason contains TEXT")
 
     def handle(self, *args, **options):
-        topic = dead_letter_topic(options["topic"] or settings.DEAD_LETTERS_DEFAULT_TOPIC)
+        consumed = options["topic"] or settings.DEAD_LETTERS_DEFAULT_TOPIC
+        if not consumed:
+            raise CommandError("name the consumed topic: --topic TOPIC (or set DEAD_LETTERS_DEFAULT_TOPIC)")
+        topic = dead_letter_topic(consumed)
         try:
             letters = dead_letters_read(topic=topic)
         except KafkaException as exc:

@@ -54,77 +54,62 @@ def render(report: ReconcileReport) -> str:
             ]
         )
 
-    if report.missing:
-        lines += [
-            f"{len(report.missing)} ORDER(S) NOT APPLIED TO STOCK",
-            table(
-                ["orderId", "productId", "qty", "created", "outbox"],
-                [
-                    [m.order_id, m.product_id, m.qty, f"{m.created_at:%Y-%m-%d %H:%M:%S}", m.outbox]
-                    for m in report.missing[:SHOW]
-                ],
-            ),
-        ]
-        lines += more(report.missing)
-        lines += [
+    lines += section(
+        report.missing,
+        "ORDER(S) NOT APPLIED TO STOCK",
+        ["orderId", "productId", "qty", "created", "outbox"],
+        lambda m: [m.order_id, m.product_id, m.qty, f"{m.created_at:%Y-%m-%d %H:%M:%S}", m.outbox],
+        [
             "  What to do: 'unsent' → is `manage.py runrelay` running, and is the broker up? (it retries by itself)",
             "              'sent'   → is `manage.py runconsumer` running? Its log says what it waits for;",
             "                         `manage.py deadletters list` shows events it refused, and why.",
-            "",
-        ]
-    if report.statuses:
-        lines += [
-            f"{len(report.statuses)} ORDER(S) WHOSE STATUS DISAGREES WITH THE CATALOG",
-            table(
-                ["orderId", "status", "catalog says", "detail"],
-                [[m.order_id, m.status, m.catalog_says, m.detail] for m in report.statuses[:SHOW]],
-            ),
-        ]
-        lines += more(report.statuses)
-        lines += [
+        ],
+    )
+    lines += section(
+        report.statuses,
+        "ORDER(S) WHOSE STATUS DISAGREES WITH THE CATALOG",
+        ["orderId", "status", "catalog says", "detail"],
+        lambda m: [m.order_id, m.status, m.catalog_says, m.detail],
+        [
             "  What to do: 'result has not reached' → is `manage.py runorderconsumer` running? Is",
             "              `manage.py runconsumer` (it publishes each result before it moves past the",
             "              order's event, and answers again an event it re-reads after a crash)?",
             "              'cancellation not applied' → as for an order not applied (relay, runconsumer).",
             "              'contradicts' → the order was changed by hand; set it to what the catalog says.",
-            "",
-        ]
-    if report.orphans:
-        lines += [
-            f"{len(report.orphans)} LEDGER ROW(S) WITH NO ORDER",
-            table(
-                ["orderId", "productId", "delta", "from", "applied"],
-                [
-                    [o.order_id, o.product_id, o.delta, o.where, f"{o.applied_at:%Y-%m-%d %H:%M:%S}"]
-                    for o in report.orphans[:SHOW]
-                ],
-            ),
-        ]
-        lines += more(report.orphans)
-        lines += [
+        ],
+    )
+    lines += section(
+        report.orphans,
+        "LEDGER ROW(S) WITH NO ORDER",
+        ["orderId", "productId", "delta", "from", "applied"],
+        lambda o: [o.order_id, o.product_id, o.delta, o.where, f"{o.applied_at:%Y-%m-%d %H:%M:%S}"],
+        [
             "  What to do: these events did not come from the order service (a message typed into",
             "              kafka-console-producer, another producer on the topic). Find the producer;",
             "              correct the stock by hand only if the change was wrong.",
-            "",
-        ]
-    if report.mismatches:
-        lines += [
-            f"{len(report.mismatches)} PRODUCT(S) WHOSE STOCK DISAGREES WITH THE LEDGER",
-            table(
-                ["productId", "stock", "ledger says", "detail"],
-                [[m.product_id, m.stock, m.expected, m.detail] for m in report.mismatches[:SHOW]],
-            ),
-        ]
-        lines += [
+        ],
+    )
+    lines += section(
+        report.mismatches,
+        "PRODUCT(S) WHOSE STOCK DISAGREES WITH THE LEDGER",
+        ["productId", "stock", "ledger says", "detail"],
+        lambda m: [m.product_id, m.stock, m.expected, m.detail],
+        [
             "  What to do: stock was changed outside the consumer (admin, SQL). Set it to what the",
             "              ledger says, or record the change you meant as a ledger row.",
-            "",
-        ]
+        ],
+    )
     return "\n".join([*lines, "OUT OF SYNC (exit status 1)."])
 
 
-def more(rows: list) -> list[str]:
-    return [f"  … and {len(rows) - SHOW} more (--json lists all)"] if len(rows) > SHOW else []
+def section(findings: list, title: str, headers: list[str], row, advice: list[str]) -> list[str]:
+    """One kind of finding: how many, the first ``SHOW`` as a table, and what to do."""
+    if not findings:
+        return []
+    shown = [f"{len(findings)} {title}", table(headers, [row(f) for f in findings[:SHOW]])]
+    if len(findings) > SHOW:
+        shown.append(f"  … and {len(findings) - SHOW} more (--json lists all)")
+    return [*shown, *advice, ""]
 
 
 def table(headers: list[str], rows: list[list]) -> str:

@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
             place_orders(WARM_UP_RATE, args.warm_up, products, token)
             for rate in rates:
                 with connections["default"].cursor() as c:
-                    c.execute("TRUNCATE orders_order, orders_outboxevent")
+                    c.execute("TRUNCATE orders_order, orders_outboxevent, orders_idempotencykey")
                 with connections["catalog"].cursor() as c:
                     c.execute("TRUNCATE catalog_stockmovement, catalog_outboxevent")
                 progress(f"{rate:g} orders/s for {args.seconds:g} s")

@@ -15,7 +15,8 @@ class OrderResultsHandler(DatabaseBatchHandler):
         return OrderResult.from_json(value)
 
     def apply(self, records: list[Record[OrderResult]]) -> BatchResult:
-        return self.run(order_apply_results, records)
+        done = self.run(order_apply_results, records)
+        return BatchResult(applied=done.applied, skipped=done.skipped)
 
 
 class ProductSnapshotsHandler(DatabaseBatchHandler):
@@ -25,4 +26,5 @@ class ProductSnapshotsHandler(DatabaseBatchHandler):
         return ProductSnapshot.from_json(value)
 
     def apply(self, records: list[Record[ProductSnapshot]]) -> BatchResult:
-        return self.run(replica_apply_snapshots, records)
+        done = self.run(replica_apply_snapshots, records)
+        return BatchResult(applied=done.applied, skipped=done.skipped)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
 
 from kafka_bridge.events import ORDER_CANCELLED, OrderResult, ProductSnapshot
-from kafka_bridge.messages import BatchResult, Record
+from kafka_bridge.messages import Record
 from orders.models import Order, ProductReplica
 from orders.outbox import outbox_send_order_event
 from orders.selectors import could_be_order_id, product_replica_terms
@@ -22,6 +23,14 @@ STATUS_RANK = {
     Order.Status.REJECTED: 1,
     Order.Status.CANCELLED: 2,
 }
+
+
+@dataclass
+class Applied:
+    """What a batch of the catalog's messages changed here."""
+
+    applied: int = 0
+    skipped: int = 0  # a duplicate, a late result, an older snapshot, an order not ours
 
 
 class OrderRefused(Exception):
@@ -73,14 +82,14 @@ def order_cancel(*, order: Order) -> Order:
     return order
 
 
-def order_apply_results(*, records: list[Record[OrderResult]]) -> BatchResult:
+def order_apply_results(*, records: list[Record[OrderResult]]) -> Applied:
     """Move each order to the status the catalog decided, in one transaction.
 
     Idempotent and safe out of order: a status only moves up ``STATUS_RANK``, so a
     duplicate or late result changes nothing. Results for orders this service does not
     know (the tutorial's hand-typed ``orderId``) are skipped.
     """
-    result = BatchResult()
+    result = Applied()
     now = timezone.now()
     with transaction.atomic():
         orders = {
@@ -110,10 +119,10 @@ def order_apply_results(*, records: list[Record[OrderResult]]) -> BatchResult:
     return result
 
 
-def replica_apply_snapshots(*, records: list[Record[ProductSnapshot]]) -> BatchResult:
+def replica_apply_snapshots(*, records: list[Record[ProductSnapshot]]) -> Applied:
     """Upsert the order service's copy of the catalog's products; an older version never
     overwrites a newer one, so redelivery and reordering are harmless."""
-    result = BatchResult()
+    result = Applied()
     latest: dict[str, ProductSnapshot] = {}
     for record in records:
         snapshot = record.event

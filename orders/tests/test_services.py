@@ -69,9 +69,9 @@ def test_the_replica_keeps_the_newest_version_whatever_the_order_of_arrival():
 @pytest.mark.parametrize(
     ("snapshots", "product_id", "unit_price", "field", "message"),
     [
-        ([], "P-1", 1000, "productId", "Unknown product 'P-1'"),
-        ([snapshot(1, active=False)], "P-1", 1000, "productId", "P-1 is not for sale"),
-        ([snapshot(1, price=1500)], "P-1", 1000, "unitPrice", "The price of P-1 is 1500, not 1000"),
+        ([], "P-1", 1000, "productId", "Unknown product 'P-1'."),
+        ([snapshot(1, active=False)], "P-1", 1000, "productId", "P-1 is not for sale."),
+        ([snapshot(1, price=1500)], "P-1", 1000, "unitPrice", "The price of P-1 is 1500, not 1000."),
     ],
 )
 def test_an_order_the_replica_cannot_vouch_for_is_refused_and_not_stored(

@@ -9,7 +9,7 @@ KAFKA_STAMP := .cache/kafka/libs/.fetched
 .PHONY: help run cluster test chaos bench lint kafka-start kafka-stop migrate clean
 
 help:
-	@echo "make run    - start Kafka, the web server (127.0.0.1:8000), relay and consumer on SQLite"
+	@echo "make run    - start Kafka, the web server (127.0.0.1:8000), relay and consumers on SQLite, each supervised (bin/stocksync)"
 	@echo "make cluster - the same on three Kafka brokers (9092-9094), 6 partitions x 3 replicas, 3 consumers"
 	@echo "make test   - lint, then the whole suite against a real Kafka broker and PostgreSQL"
 	@echo "make chaos  - fault injection: orders under SIGKILLs, outages and redelivery; checks nothing lost or doubled"

@@ -1,13 +1,11 @@
 """Is this process up, and can it reach what it needs? For load balancers and orchestrators.
 
 * ``GET /healthz`` — the process answers: 200, always (liveness; no dependency checked).
-* ``GET /readyz`` — both databases and the Kafka broker answer: 200, or 503 naming the
-  one that did not (readiness: take the instance out of rotation, do not restart it).
+* The checks every process may use (a database, the broker); ``GET /readyz``, which also
+  asks whether the order service's replica is complete, is ``sync.readiness``.
 """
 
 from __future__ import annotations
-
-import time
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
@@ -37,26 +35,5 @@ def check_broker(timeout: float = 3.0) -> str | None:
         return str(exc.args[0].str() if exc.args else exc)
 
 
-def readiness() -> dict[str, str]:
-    """Each dependency → "ok" or what went wrong."""
-    checks = {f"database:{alias}": check_database(alias) for alias in connections}
-    checks["kafka"] = check_broker()
-    return {name: problem or "ok" for name, problem in checks.items()}
-
-
 def healthz(request):
     return JsonResponse({"status": "ok"})
-
-
-def readyz(request):
-    started = time.monotonic()
-    checks = readiness()
-    ready = all(v == "ok" for v in checks.values())
-    return JsonResponse(
-        {
-            "status": "ready" if ready else "not ready",
-            "checks": checks,
-            "seconds": round(time.monotonic() - started, 3),
-        },
-        status=200 if ready else 503,
-    )

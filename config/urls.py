@@ -9,6 +9,7 @@ from config import health
 from config.throttling import throttle_logins
 from kafka_bridge.metrics import metrics_view
 from orders.apis import OrderViewSet, UserOrdersApi
+from sync import readiness
 from sync.views import sync_page
 
 router = DefaultRouter()
@@ -36,6 +37,6 @@ urlpatterns = [
     path("admin/sync/", admin.site.admin_view(sync_page), name="admin-sync"),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
-    path("readyz", health.readyz, name="readyz"),
+    path("readyz", readiness.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
 ]

@@ -20,7 +20,24 @@ def test_healthz_and_readyz_when_everything_answers():
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database:default": "ok", "database:catalog": "ok", "kafka": "ok"}
+    assert ready.json()["checks"] == {
+        "database:default": "ok",
+        "database:catalog": "ok",
+        "kafka": "ok",
+        "replica": "ok",
+    }
+
+
+def test_readyz_waits_for_the_replica_to_know_every_product_for_sale(products):
+    ready = Client().get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["replica"] == "catching up: the order service knows 0 of the 3 products for sale"
+    from catalog.services import product_snapshot
+    from orders.services import replica_apply_snapshots
+    from testsupport.factories import records
+
+    replica_apply_snapshots(records=records(product_snapshot(p) for p in products.values()))
+    assert Client().get("/readyz").status_code == 200
 
 
 @override_settings(KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1")

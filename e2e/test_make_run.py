@@ -1,0 +1,133 @@
+"""`make run` as a new user runs it (bin/dev-run: SQLite files, a broker of its own), then
+broken as a crash would break it: the catalog's consumer SIGKILLed. Only that service goes
+down; it is back within 30 s, the others keep their pids, an order placed meanwhile ends
+CONFIRMED, and Ctrl-C stops everything within 30 s, leaving no port behind."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from testsupport.helpers import ROOT
+
+pytestmark = pytest.mark.integration
+
+WEB_PORT, KAFKA_PORT = 28180, 29292
+TUTORIAL_USER = "8b2c437c-c8b2-42eb-b9ff-3aa8ee4cac1e"
+
+
+class Run:
+    """bin/dev-run in its own session, its output collected as it comes."""
+
+    def __init__(self, home: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
+        env.pop("KAFKA_BOOTSTRAP_SERVERS", None)  # the test session's: make run starts its own
+        env.update(
+            WEB_PORT=str(WEB_PORT),
+            KAFKA_PORT=str(KAFKA_PORT),
+            KAFKA_HOME=str(home / "kafka"),
+            KAFKA_HEAP_OPTS="-Xmx512M -Xms512M",
+            STOCKSYNC_VAR_DIR=str(home / "var"),
+            STOCKSYNC_RUN_DIR=str(home / "run"),
+            CONSUMER_HEARTBEAT_DIR=str(home / "heartbeats"),
+        )
+        self.env = env
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [str(ROOT / "bin" / "dev-run")],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    def _collect(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.lines):
+            assert self.process.poll() is None, "make run exited:\n" + "\n".join(self.lines[-60:])
+            assert time.monotonic() < deadline, f"no {text!r} within {timeout:g} s:\n" + "\n".join(self.lines[-60:])
+            time.sleep(0.2)
+
+    def pids(self) -> dict[str, int]:
+        out = subprocess.run(
+            [str(ROOT / "bin" / "stocksync"), "status"], env=self.env, capture_output=True, text=True, timeout=30
+        ).stdout
+        return {m[0]: int(m[1]) for m in re.findall(r"^(\S+)\s+RUNNING\s+pid (\d+)", out, re.M)}
+
+    def token(self, user: str) -> str:
+        line = next(line for line in self.lines if f"user {user}" in line and " token " in line)
+        return line.split(" token ")[1].split()[0]
+
+
+def api(method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{WEB_PORT}{path}",
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=40) as response:
+        return response.status, json.load(response)
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_killed_consumer_comes_back_alone_and_ctrl_c_stops_everything():
+    home = Path(tempfile.mkdtemp(prefix="stocksync-make-run-"))
+    run = Run(home)
+    try:
+        run.wait_for("stocksync is ready", timeout=240)
+        token = run.token(TUTORIAL_USER)
+        before = run.pids()
+        assert {"kafka", "web", "relay", "order-consumer", "housekeeping"} <= set(before), before
+        assert "catalog-consumer:catalog-consumer-0" in before, before
+
+        os.kill(before["catalog-consumer:catalog-consumer-0"], signal.SIGKILL)
+        status, order = api(
+            "POST",
+            f"/order-service/{TUTORIAL_USER}/orders",
+            token,
+            {"productId": "CATALOG-001", "qty": 10, "unitPrice": 1000},
+        )
+        assert (status, order["status"]) == (201, "PENDING")  # the order service does not need the catalog
+
+        deadline = time.monotonic() + 30
+        while (after := run.pids()).get("catalog-consumer:catalog-consumer-0") in (
+            None,
+            before["catalog-consumer:catalog-consumer-0"],
+        ):
+            assert time.monotonic() < deadline, "the consumer was not back within 30 s:\n" + "\n".join(run.lines[-40:])
+            time.sleep(0.5)
+        assert {k: v for k, v in after.items() if not k.startswith("catalog-consumer")} == {
+            k: v for k, v in before.items() if not k.startswith("catalog-consumer")
+        }
+        assert any("catalog-consumer-0 (terminated by SIGKILL; not expected)" in line for line in run.lines)
+        _, decided = api("GET", f"/api/orders/{order['orderId']}/?wait=30", token)
+        assert decided["status"] == "CONFIRMED"
+        assert any(line.startswith("web") and "| " in line for line in run.lines)  # lines prefixed by service
+    finally:
+        started = time.monotonic()
+        os.killpg(run.process.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group
+        run.process.wait(60)
+        stopped_in = time.monotonic() - started
+    assert stopped_in < 30, stopped_in
+    assert not listening(WEB_PORT) and not listening(KAFKA_PORT)

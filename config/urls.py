@@ -10,6 +10,7 @@ from config.throttling import throttle_logins
 from kafka_bridge.metrics import metrics_view
 from orders.apis import OrderViewSet, UserOrdersApi
 from sync import readiness
+from sync.apis import OrderJourneyApi
 from sync.views import sync_page
 
 router = DefaultRouter()
@@ -20,7 +21,8 @@ urlpatterns = [
     # The Spring Cloud course's routes, kept as they were.
     path("order-service/<str:user_id>/orders", UserOrdersApi.as_view(), name="user-orders"),
     path("catalog-service/catalogs", CatalogListApi.as_view(), name="catalogs"),
-    # The same resources, DRF style.
+    # The same resources, DRF style; and an order's path through both services.
+    path("api/orders/<uuid:orderId>/journey/", OrderJourneyApi.as_view(), name="order-journey"),
     path("api/", include(router.urls)),
     # Both login pages, rate-limited per IP and per username (config/throttling.py);
     # listed before the includes whose login views they wrap.

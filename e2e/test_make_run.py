@@ -6,6 +6,7 @@ CONFIRMED, and Ctrl-C stops everything within 30 s, leaving no port behind."""
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -131,3 +132,4 @@ def test_a_killed_consumer_comes_back_alone_and_ctrl_c_stops_everything():
         stopped_in = time.monotonic() - started
     assert stopped_in < 30, stopped_in
     assert not listening(WEB_PORT) and not listening(KAFKA_PORT)
+    shutil.rmtree(home, ignore_errors=True)

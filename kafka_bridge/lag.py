@@ -4,8 +4,9 @@ committed offset and the difference. Read-only (it never joins the group)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, TopicPartition
 
 from kafka_bridge.config import client_config
 
@@ -61,5 +62,21 @@ def topic_size(*, topic: str, timeout: float = 5.0) -> int:
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
             total += high - low
         return total
+    finally:
+        consumer.close()
+
+
+def message_timestamp(*, topic: str, partition: int, offset: int, timeout: float = 5.0) -> datetime | None:
+    """When the message at ``topic[partition]@offset`` was produced (its Kafka timestamp);
+    None if it is gone (retention) or cannot be read within ``timeout``. Reads one message
+    by plain assignment: no group, nothing committed."""
+    consumer = Consumer(client_config(**{"group.id": "stocksync-message-reader", "enable.auto.commit": False}))
+    try:
+        consumer.assign([TopicPartition(topic, partition, offset)])
+        message = consumer.poll(timeout)
+        if message is None or message.error() is not None or message.offset() != offset:
+            return None
+        kind, millis = message.timestamp()
+        return datetime.fromtimestamp(millis / 1000, tz=UTC) if kind != TIMESTAMP_NOT_AVAILABLE else None
     finally:
         consumer.close()

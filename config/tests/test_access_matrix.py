@@ -65,6 +65,9 @@ RULES: dict[str, Rule] = {
     r"api/^orders/(?P<orderId>[0-9a-fA-F-]{32,36})\.(?P<format>[a-z0-9]+)/?$": Rule(
         lambda w: f"/api/orders/{w.alice_order}.json", {"GET": ALICES_ORDER}
     ),
+    "api/orders/<uuid:orderId>/journey/": Rule(
+        lambda w: f"/api/orders/{w.alice_order}/journey/", {"GET": ALICES_ORDER}
+    ),
     # A fresh order of alice's for each request, so each actor tries to cancel a live one.
     "api/^orders/(?P<orderId>[0-9a-fA-F-]{32,36})/cancel/$": Rule(
         lambda w: f"/api/orders/{w.fresh_alice_order()}/cancel/", {"POST": ALICES_ORDER}

@@ -1,0 +1,97 @@
+"""What every lab does: talk to the running system as a user would, and narrate."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+
+ROOT = Path(settings.BASE_DIR)
+DEMO_USER = "8b2c437c-c8b2-42eb-b9ff-3aa8ee4cac1e"  # the tutorial's userId (createdemousers)
+
+
+class LabFailed(Exception):
+    """What the lab expected did not happen; ``str()`` says what it saw instead."""
+
+
+class Lab:
+    def __init__(self, out: Callable[[str], None]) -> None:
+        self.out = out
+        self.web = f"http://127.0.0.1:{os.environ.get('WEB_PORT', '8000')}"
+        self.step_number = 0
+
+    # -- narration ---------------------------------------------------------------------
+
+    def step(self, text: str) -> None:
+        self.step_number += 1
+        self.out(f"\n{self.step_number}. {text}")
+
+    def say(self, text: str) -> None:
+        self.out(f"   {text}")
+
+    def watch(self, text: str) -> None:
+        self.out(f"   watch: {text}")
+
+    def check(self, ok: bool, seen: str) -> None:
+        """Say what was seen; fail the lab if it is not what was expected."""
+        self.out(f"   {'ok' if ok else 'NOT AS EXPECTED'}: {seen}")
+        if not ok:
+            raise LabFailed(seen)
+
+    # -- the system, as a user reaches it ------------------------------------------------
+
+    def token(self) -> str:
+        from django.contrib.auth import get_user_model
+        from rest_framework.authtoken.models import Token
+
+        user, _ = get_user_model().objects.get_or_create(username=DEMO_USER)
+        return Token.objects.get_or_create(user=user)[0].key
+
+    def api(self, method: str, path: str, body: dict | None = None, headers: dict | None = None) -> tuple[int, dict]:
+        request = urllib.request.Request(
+            self.web + path,
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"Authorization": f"Token {self.token()}", "Content-Type": "application/json", **(headers or {})},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.load(exc)
+
+    def place(self, product_id: str, qty: int, unit_price: int) -> tuple[int, dict]:
+        body = {"productId": product_id, "qty": qty, "unitPrice": unit_price}
+        return self.api("POST", f"/order-service/{DEMO_USER}/orders", body, {"Idempotency-Key": str(uuid.uuid4())})
+
+    def ready(self) -> None:
+        try:
+            with urllib.request.urlopen(self.web + "/readyz", timeout=10):
+                return
+        except (urllib.error.URLError, OSError) as exc:
+            raise LabFailed(f"the system is not ready at {self.web} ({exc}): start it with `make run` first") from exc
+
+    def stocksync(self, *args: str) -> str:
+        """bin/stocksync, as the lab's reader would type it."""
+        self.say("$ bin/stocksync " + " ".join(args))
+        run = subprocess.run([str(ROOT / "bin" / "stocksync"), *args], capture_output=True, text=True, timeout=60)
+        if run.returncode != 0:
+            raise LabFailed(f"bin/stocksync {' '.join(args)} failed: {run.stderr.strip() or run.stdout.strip()}")
+        return run.stdout
+
+    def wait(self, what: str, condition: Callable[[], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                self.say(f"(gave up waiting for {what} after {timeout:g} s)")
+                return False
+            time.sleep(0.5)
+        return True

@@ -92,7 +92,7 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_a_killed_consumer_comes_back_alone_the_catalog_down_lab_passes_and_ctrl_c_stops_everything():
+def test_a_killed_consumer_comes_back_alone_the_labs_pass_and_ctrl_c_stops_everything():
     home = Path(tempfile.mkdtemp(prefix="stocksync-make-run-"))
     run = Run(home)
     try:
@@ -126,17 +126,18 @@ def test_a_killed_consumer_comes_back_alone_the_catalog_down_lab_passes_and_ctrl
         assert decided["status"] == "CONFIRMED"
         assert any(line.startswith("web") and "| " in line for line in run.lines)  # lines prefixed by service
 
-        # The first guided lab, as its reader runs it, against this same system.
-        lab = subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "lab", "catalog-down"],
-            cwd=ROOT,
-            env={**run.env, "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{KAFKA_PORT}"},
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        assert lab.returncode == 0, lab.stdout[-3000:] + lab.stderr[-3000:]
-        assert lab.stdout.rstrip().splitlines()[-1].startswith("lab catalog-down: PASS"), lab.stdout
+        # The guided labs, as their reader runs them, against this same system.
+        for name in ("catalog-down", "oversell", "ordering"):
+            lab = subprocess.run(
+                [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "lab", name],
+                cwd=ROOT,
+                env={**run.env, "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{KAFKA_PORT}"},
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+            assert lab.returncode == 0, lab.stdout[-3000:] + lab.stderr[-3000:]
+            assert lab.stdout.rstrip().splitlines()[-1].startswith(f"lab {name}: PASS"), lab.stdout
     finally:
         started = time.monotonic()
         os.killpg(run.process.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group

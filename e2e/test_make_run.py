@@ -127,7 +127,7 @@ def test_a_killed_consumer_comes_back_alone_the_labs_pass_and_ctrl_c_stops_every
         assert any(line.startswith("web") and "| " in line for line in run.lines)  # lines prefixed by service
 
         # The guided labs, as their reader runs them, against this same system.
-        for name in ("catalog-down", "oversell", "ordering"):
+        for name in ("catalog-down", "oversell", "ordering", "replay"):
             lab = subprocess.run(
                 [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "lab", name],
                 cwd=ROOT,

@@ -5,13 +5,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from sync.labs import catalog_down, ordering, oversell
+from sync.labs import catalog_down, ordering, oversell, replay
 from sync.labs.toolkit import Lab, LabFailed
 
 LABS = {
     "catalog-down": catalog_down,
     "oversell": oversell,
     "ordering": ordering,
+    "replay": replay,
 }
 
 

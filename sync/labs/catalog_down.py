@@ -7,18 +7,11 @@ catches up; the ledger makes sure no order is applied twice.
 
 from __future__ import annotations
 
-from django.conf import settings
-
 from catalog.models import StockMovement
-from kafka_bridge.lag import group_lag
 from sync.labs.toolkit import Lab
 
 ORDERS = 10
 PRODUCT, PRICE = "CATALOG-002", 1000
-
-
-def lag() -> int:
-    return sum(p.lag for p in group_lag(group_id=settings.CATALOG_CONSUMER_GROUP, topics=[settings.ORDER_EVENTS_TOPIC]))
 
 
 def run(lab: Lab) -> str:
@@ -26,7 +19,7 @@ def run(lab: Lab) -> str:
     lab.step("Stop the catalog's consumer, as if the catalog service were down.")
     lab.stocksync("stop", "catalog-consumer")
     lab.watch("/admin/sync/ (Sync page): the lag of group catalog-service on example-catalog-topic.")
-    before = lag()
+    before = lab.catalog_lag()
     lab.say(f"lag now: {before}")
 
     lab.step(f"Place {ORDERS} orders for {PRODUCT} while it is down.")
@@ -36,16 +29,16 @@ def run(lab: Lab) -> str:
     order_ids = [body["orderId"] for _, body in placed]
 
     lab.step("The events wait on the topic: the lag grows.")
-    lab.wait("the lag to grow", lambda: lag() >= before + ORDERS, timeout=30)
-    grown = lag()
+    lab.wait("the lag to grow", lambda: lab.catalog_lag() >= before + ORDERS, timeout=30)
+    grown = lab.catalog_lag()
     lab.check(grown >= before + ORDERS, f"lag {before} → {grown} (the orders' events are on Kafka, unread)")
 
     lab.step("Start the consumer again.")
     lab.stocksync("start", "catalog-consumer")
     lab.watch("the Sync page's lag falls back to 0; the orders leave PENDING.")
-    lab.wait("the backlog to drain", lambda: lag() == 0, timeout=60)
+    lab.wait("the backlog to drain", lambda: lab.catalog_lag() == 0, timeout=60)
     decided = [lab.api("GET", f"/api/orders/{order_id}/?wait=20")[1]["status"] for order_id in order_ids]
-    lab.check(lag() == 0, "lag 0: the backlog drained")
+    lab.check(lab.catalog_lag() == 0, "lag 0: the backlog drained")
     lab.check(
         all(status in ("CONFIRMED", "REJECTED") for status in decided),
         f"statuses: {', '.join(f'{s} ×{decided.count(s)}' for s in sorted(set(decided)))}",

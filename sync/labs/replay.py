@@ -14,12 +14,7 @@ import time
 from django.conf import settings
 
 from catalog.models import Product, StockMovement
-from kafka_bridge.lag import group_lag
 from sync.labs.toolkit import ROOT, Lab, LabFailed
-
-
-def lag() -> int:
-    return sum(p.lag for p in group_lag(group_id=settings.CATALOG_CONSUMER_GROUP, topics=[settings.ORDER_EVENTS_TOPIC]))
 
 
 def reset_to_earliest(lab: Lab) -> str:
@@ -62,13 +57,13 @@ def run(lab: Lab) -> str:
     lab.step("Move the group's offsets back to the start of the topic.")
     for line in reset_to_earliest(lab).strip().splitlines():
         lab.say(line)
-    backlog = lag()
+    backlog = lab.catalog_lag()
     lab.check(backlog > 0, f"lag {backlog}: every event still on the topic will be delivered again")
 
     lab.step("Start the consumer: it reads the whole topic again.")
     lab.stocksync("start", "catalog-consumer")
     lab.watch("the Sync page: the lag falls to 0 while nothing in the catalog changes.")
-    drained = lab.wait("the topic to be read again", lambda: lag() == 0, timeout=120)
+    drained = lab.wait("the topic to be read again", lambda: lab.catalog_lag() == 0, timeout=120)
     lab.check(drained, f"{backlog} events redelivered and read (lag 0)")
 
     lab.step("Nothing moved: each event was already in the ledger, so each was skipped.")

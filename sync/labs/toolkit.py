@@ -10,9 +10,12 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 
 from django.conf import settings
+
+from kafka_bridge.lag import group_lag
 
 ROOT = Path(settings.BASE_DIR)
 DEMO_USER = "8b2c437c-c8b2-42eb-b9ff-3aa8ee4cac1e"  # the tutorial's userId (createdemousers)
@@ -48,7 +51,9 @@ class Lab:
 
     # -- the system, as a user reaches it ------------------------------------------------
 
+    @cached_property
     def token(self) -> str:
+        """The demo user's API token (read once: every request of a lab sends it)."""
         from django.contrib.auth import get_user_model
         from rest_framework.authtoken.models import Token
 
@@ -60,7 +65,7 @@ class Lab:
             self.web + path,
             method=method,
             data=json.dumps(body).encode() if body is not None else None,
-            headers={"Authorization": f"Token {self.token()}", "Content-Type": "application/json", **(headers or {})},
+            headers={"Authorization": f"Token {self.token}", "Content-Type": "application/json", **(headers or {})},
         )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
@@ -75,9 +80,15 @@ class Lab:
     def ready(self) -> None:
         try:
             with urllib.request.urlopen(self.web + "/readyz", timeout=10):
+                self.token  # noqa: B018  (read here, before a lab's threads share it)
                 return
         except (urllib.error.URLError, OSError) as exc:
             raise LabFailed(f"the system is not ready at {self.web} ({exc}): start it with `make run` first") from exc
+
+    def catalog_lag(self) -> int:
+        """Messages the catalog's consumer group has yet to read on the order-events topic."""
+        lags = group_lag(group_id=settings.CATALOG_CONSUMER_GROUP, topics=[settings.ORDER_EVENTS_TOPIC])
+        return sum(p.lag for p in lags)
 
     def stocksync(self, *args: str) -> str:
         """bin/stocksync, as the lab's reader would type it."""

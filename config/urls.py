@@ -11,7 +11,7 @@ from kafka_bridge.metrics import metrics_view
 from orders.apis import OrderViewSet, UserOrdersApi
 from sync import readiness
 from sync.apis import OrderJourneyApi
-from sync.views import sync_page
+from sync.views import live_data, live_page, sync_page
 
 router = DefaultRouter()
 router.register("orders", OrderViewSet, basename="order")
@@ -37,6 +37,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("admin/sync/", admin.site.admin_view(sync_page), name="admin-sync"),
+    # The flow, live: a page that redraws itself each second from live/data (staff).
+    path("live/", admin.site.admin_view(live_page), name="live"),
+    path("live/data", admin.site.admin_view(live_data), name="live-data"),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", readiness.readyz, name="readyz"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +26,9 @@ def consumer_config(*, group_id: str, offset_reset: str, **overrides: Any) -> di
     return client_config(
         **{
             "group.id": group_id,
+            # Which process a member is, where the group is described (kafka-consumer-groups
+            # --describe --members, the live page): the group, the host and the pid.
+            "client.id": f"{group_id}@{socket.gethostname()}:{os.getpid()}",
             "auto.offset.reset": offset_reset,
             # Offsets are committed by hand, after the database has committed the batch.
             "enable.auto.commit": False,

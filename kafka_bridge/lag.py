@@ -1,5 +1,6 @@
 """How far behind a consumer group is: per partition, the end offset, the group's
-committed offset and the difference. Read-only (it never joins the group)."""
+committed offset and the difference; and who the group's members are, with their
+partitions. Read-only (it never joins the group)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from kafka_bridge.config import client_config
 
@@ -80,3 +82,33 @@ def message_timestamp(*, topic: str, partition: int, offset: int, timeout: float
         return datetime.fromtimestamp(millis / 1000, tz=UTC) if kind != TIMESTAMP_NOT_AVAILABLE else None
     finally:
         consumer.close()
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    client_id: str  # ``group@host:pid`` for our consumers (kafka_bridge.config.consumer_config)
+    host: str
+    partitions: list[tuple[str, int]]  # (topic, partition) assigned to it now
+
+
+@dataclass(frozen=True)
+class GroupDescription:
+    state: str  # STABLE, PREPARING_REBALANCE, EMPTY, … as the group coordinator says
+    members: list[GroupMember]
+
+
+def group_describe(*, group_id: str, timeout: float = 5.0) -> GroupDescription:
+    """The group's state and its members with their partitions (what ``kafka-consumer-groups
+    --describe --members --verbose`` prints)."""
+    admin = AdminClient(client_config())
+    description = admin.describe_consumer_groups([group_id], request_timeout=timeout)[group_id].result(timeout)
+    members = [
+        GroupMember(
+            member.client_id,
+            member.host.lstrip("/"),
+            sorted((tp.topic, tp.partition) for tp in member.assignment.topic_partitions) if member.assignment else [],
+        )
+        for member in description.members
+    ]
+    state = getattr(description.state, "name", str(description.state))
+    return GroupDescription(state, sorted(members, key=lambda m: (m.partitions or [("~", 0)], m.client_id)))

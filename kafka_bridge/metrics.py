@@ -16,12 +16,16 @@ Two sources, because the numbers live in two places:
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from kafka_bridge.registry import collectors_registered
+
+if TYPE_CHECKING:
+    from kafka_bridge.sync_status import SyncStatus
 
 # -- in consumer processes ------------------------------------------------------------
 
@@ -66,12 +70,15 @@ class BridgeCollector:
     What the apps' own tables say (orders by status, the ledger) comes from the collectors
     they register (``kafka_bridge.registry.collector_register``)."""
 
+    def __init__(self, status: SyncStatus | None = None) -> None:
+        self.status = status  # None: read it when collected
+
     def collect(self):
         # Imported here: consumer processes import this module for their counters, and need
         # none of what sync_status reads.
         from kafka_bridge.sync_status import sync_status
 
-        status = sync_status()
+        status = self.status or sync_status()
         published = CounterMetricFamily(
             "stocksync_events_published", "Outbox events delivered to Kafka.", labels=["outbox"]
         )
@@ -103,6 +110,16 @@ class BridgeCollector:
         up = GaugeMetricFamily("stocksync_kafka_up", "1 if Kafka answered this scrape.")
         up.add_metric([], 0 if any("Kafka" in p for p in status.problems) else 1)
         yield up
+
+
+def app_samples() -> dict[str, list[tuple[dict[str, str], float]]]:
+    """What the apps' registered collectors read now, by metric family: [(labels, value)].
+    The live page shows these same figures (one reading, not one per page)."""
+    return {
+        family.name: [(sample.labels, sample.value) for sample in family.samples]
+        for collector in collectors_registered()
+        for family in collector.collect()
+    }
 
 
 def metrics_view(request):

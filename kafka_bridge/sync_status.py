@@ -1,5 +1,6 @@
-"""The sync's health at a glance (the admin's Sync page, and ``/metrics``): consumer lag
-per partition, the outbox backlogs, the dead letters. Read-only."""
+"""The sync's health at a glance (the admin's Sync page, the live page and ``/metrics``):
+consumer lag per partition and each group's members, the outbox backlogs, the dead
+letters. Read-only."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from kafka_bridge.config import dead_letter_topic
-from kafka_bridge.lag import PartitionLag, group_lag, topic_size
+from kafka_bridge.lag import GroupMember, PartitionLag, group_describe, group_lag, topic_size
 from kafka_bridge.outbox import outbox_models
 from kafka_bridge.registry import consumers_registered
 
@@ -23,10 +24,16 @@ class ConsumerGroupLag:
     group_id: str
     consumer: str  # the command that runs it
     partitions: list[PartitionLag]
+    state: str = "UNKNOWN"  # the coordinator's word: STABLE, PREPARING_REBALANCE, EMPTY, …
+    members: list[GroupMember] = field(default_factory=list)
 
     @property
     def lag(self) -> int:
         return sum(p.lag for p in self.partitions)
+
+    def member_of(self, topic: str, partition: int) -> str | None:
+        """The client id of the member that holds ``topic[partition]`` now, if one does."""
+        return next((m.client_id for m in self.members if (topic, partition) in m.partitions), None)
 
 
 @dataclass(frozen=True)
@@ -68,8 +75,15 @@ def sync_status(*, kafka_timeout: float = 3.0) -> SyncStatus:
             status.problems.append(f"{model._meta.label}: database {using!r}: {exc}")
     try:
         for group_id, command, topics in consumer_groups():
+            description = group_describe(group_id=group_id, timeout=kafka_timeout)
             status.groups.append(
-                ConsumerGroupLag(group_id, command, group_lag(group_id=group_id, topics=topics, timeout=kafka_timeout))
+                ConsumerGroupLag(
+                    group_id,
+                    command,
+                    group_lag(group_id=group_id, topics=topics, timeout=kafka_timeout),
+                    description.state,
+                    description.members,
+                )
             )
             for topic in topics:
                 status.dead_letters[dead_letter_topic(topic)] = topic_size(
@@ -77,4 +91,6 @@ def sync_status(*, kafka_timeout: float = 3.0) -> SyncStatus:
                 )
     except KafkaException as exc:
         status.problems.append(f"Kafka at {settings.KAFKA_BOOTSTRAP_SERVERS}: {exc.args[0].str() if exc.args else exc}")
+    except TimeoutError:  # describing a group waits on its coordinator
+        status.problems.append(f"Kafka at {settings.KAFKA_BOOTSTRAP_SERVERS}: no answer within {kafka_timeout:g} s")
     return status

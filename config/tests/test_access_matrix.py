@@ -95,6 +95,8 @@ RULES: dict[str, Rule] = {
         lambda w: "/admin/login/", {"GET": {"anonymous": 200, "owner": 200, "other": 200, "staff": 302}}
     ),
     "admin/sync/": Rule(lambda w: "/admin/sync/", {"GET": STAFF_ONLY}),
+    "live/": Rule(lambda w: "/live/", {"GET": STAFF_ONLY}),
+    "live/data": Rule(lambda w: "/live/data", {"GET": STAFF_ONLY}),
     # Every other admin page: staff only (an id that does not exist is enough to be let in or not).
     "admin/*": Rule(lambda w: "", {"GET": STAFF_ONLY}),
     # Logging out is a POST: staff see "logged out", anyone else is sent to the admin's index.

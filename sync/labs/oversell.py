@@ -10,12 +10,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from django.db import transaction
-
 from catalog.models import Product, StockMovement
-from config.routers import CATALOG_DB
-from kafka_bridge.producer import shutdown_publisher
-from orders.models import ProductReplica
 from sync.labs.toolkit import Lab
 
 ORDERS, UNITS, PRICE = 50, 5, 500
@@ -25,13 +20,7 @@ def run(lab: Lab) -> str:
     lab.ready()
     product_id = f"LAB-LAST-{int(time.time())}"
     lab.step(f"A new product, {product_id}, with {UNITS} units left (as if added in the admin).")
-    with transaction.atomic(using=CATALOG_DB):
-        Product.objects.create(product_id=product_id, product_name="The last five", stock=UNITS, unit_price=PRICE)
-    shutdown_publisher(timeout=10)  # its snapshot is on Kafka: the order service will learn of it
-    known = lab.wait(
-        "the order service to learn of it", ProductReplica.objects.filter(product_id=product_id).exists, 60
-    )
-    lab.check(known, "the order service's replica has it (from the catalog-products topic)")
+    lab.products_create([product_id], name="The last five", stock=UNITS, price=PRICE)
 
     lab.step(f"{ORDERS} clients order one unit each, at the same time.")
     with ThreadPoolExecutor(max_workers=10) as pool:

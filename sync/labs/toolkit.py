@@ -14,8 +14,13 @@ from functools import cached_property
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 
+from catalog.models import Product
+from config.routers import CATALOG_DB
 from kafka_bridge.lag import group_lag
+from kafka_bridge.producer import shutdown_publisher
+from orders.models import ProductReplica
 
 ROOT = Path(settings.BASE_DIR)
 DEMO_USER = "8b2c437c-c8b2-42eb-b9ff-3aa8ee4cac1e"  # the tutorial's userId (createdemousers)
@@ -30,6 +35,14 @@ class Lab:
         self.out = out
         self.web = f"http://127.0.0.1:{os.environ.get('WEB_PORT', '8000')}"
         self.step_number = 0
+        self.stopped: list[str] = []  # services this lab stopped and has not started again
+
+    def restore(self) -> None:
+        """Start what the lab stopped, if it ended before it could (a FAIL, an error, Ctrl-C)."""
+        for service in reversed(self.stopped):
+            self.out(f"   (starting {service} again, as it was before the lab)")
+            subprocess.run([str(ROOT / "bin" / "stocksync"), "start", service], capture_output=True, timeout=120)
+        self.stopped.clear()
 
     # -- narration ---------------------------------------------------------------------
 
@@ -73,7 +86,11 @@ class Lab:
         except urllib.error.HTTPError as exc:
             return exc.code, json.load(exc)
 
-    def place(self, product_id: str, qty: int, unit_price: int) -> tuple[int, dict]:
+    def place(self, product_id: str, qty: int, unit_price: int | None = None) -> tuple[int, dict]:
+        """Place an order as the demo user, with an Idempotency-Key; ``unit_price`` None:
+        the price the order service knows (its replica)."""
+        if unit_price is None:
+            unit_price = ProductReplica.objects.values_list("unit_price", flat=True).get(product_id=product_id)
         body = {"productId": product_id, "qty": qty, "unitPrice": unit_price}
         return self.api("POST", f"/order-service/{DEMO_USER}/orders", body, {"Idempotency-Key": str(uuid.uuid4())})
 
@@ -90,12 +107,46 @@ class Lab:
         lags = group_lag(group_id=settings.CATALOG_CONSUMER_GROUP, topics=[settings.ORDER_EVENTS_TOPIC])
         return sum(p.lag for p in lags)
 
+    def products_create(self, product_ids: list[str], *, name: str, stock: int, price: int) -> None:
+        """New products in the catalog (as if added in the admin), once the order service's
+        replica knows them (their snapshots travel on the catalog-products topic)."""
+        with transaction.atomic(using=CATALOG_DB):
+            for product_id in product_ids:
+                Product.objects.create(product_id=product_id, product_name=name, stock=stock, unit_price=price)
+        shutdown_publisher(timeout=10)  # their snapshots are on Kafka: the order service will learn of them
+        known = self.wait(
+            "the order service to learn of them",
+            lambda: ProductReplica.objects.filter(product_id__in=product_ids).count() == len(product_ids),
+            60,
+        )
+        self.check(known, f"the order service's replica has {len(product_ids)} new product(s) (catalog-products topic)")
+
+    def kafka(self, tool: str, *args: str, stdin: str | None = None, timeout: float = 120) -> str:
+        """One of Kafka's own tools (bin/kafka-topics, …) against the running broker, shown as typed."""
+        command = [str(ROOT / "bin" / tool), "--bootstrap-server", settings.KAFKA_BOOTSTRAP_SERVERS, *args]
+        self.say(f"$ bin/{tool} " + " ".join(command[1:]))
+        for line in (stdin or "").splitlines():
+            self.say(f"> {line}")
+        run = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=timeout)
+        if run.returncode != 0:
+            raise LabFailed(f"bin/{tool} failed: {(run.stderr or run.stdout).strip()[-500:]}")
+        return run.stdout
+
+    def catalog_partitions(self) -> list[int]:
+        """The partitions of the order-events topic (as the catalog's group sees them)."""
+        lags = group_lag(group_id=settings.CATALOG_CONSUMER_GROUP, topics=[settings.ORDER_EVENTS_TOPIC])
+        return [p.partition for p in lags]
+
     def stocksync(self, *args: str) -> str:
         """bin/stocksync, as the lab's reader would type it."""
         self.say("$ bin/stocksync " + " ".join(args))
         run = subprocess.run([str(ROOT / "bin" / "stocksync"), *args], capture_output=True, text=True, timeout=60)
         if run.returncode != 0:
             raise LabFailed(f"bin/stocksync {' '.join(args)} failed: {run.stderr.strip() or run.stdout.strip()}")
+        if args[:1] == ("stop",):
+            self.stopped.append(args[1])
+        elif args[:1] == ("start",) and args[1] in self.stopped:
+            self.stopped.remove(args[1])
         return run.stdout
 
     def wait(self, what: str, condition: Callable[[], bool], timeout: float) -> bool:

@@ -3,11 +3,11 @@ place an order in the browsable API, watch the product's stock and ledger change
 admin, open the Sync page. Screenshots go to var/screenshots/ (ignored by git)."""
 
 import os
-import shutil
 
 import pytest
 
-from testsupport.helpers import ROOT, consume_orders, consume_results
+from testsupport.browser import SHOTS, chromium_page
+from testsupport.helpers import consume_orders, consume_results
 
 pytestmark = [
     pytest.mark.integration,
@@ -15,31 +15,14 @@ pytestmark = [
     pytest.mark.django_db(databases=["default", "catalog"], transaction=True),
 ]
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SHOTS = ROOT / "var" / "screenshots"
-
 
 @pytest.fixture
 def page(live_server):
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
     # Playwright's sync API runs an event loop in this thread; the test's own database
     # calls are synchronous all the same.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            chromium_sandbox=False,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page()
-        page.set_default_timeout(15000)
+    with chromium_page(width=1280, height=720) as page:
         yield page
-        browser.close()
         # Database connections opened inside Playwright's context belong to that context
         # (Django's connections are context-local): close them here, or they outlive the
         # test databases.

@@ -1,7 +1,12 @@
-"""`make run` as a new user runs it (bin/dev-run: SQLite files, a broker of its own), then
-broken as a crash would break it: the catalog's consumer SIGKILLed. Only that service goes
-down; it is back within 30 s, the others keep their pids, an order placed meanwhile ends
-CONFIRMED, and Ctrl-C stops everything within 30 s, leaving no port behind."""
+"""`make run` as a new user runs it (bin/dev-run: SQLite files, a broker of its own), used
+and broken as its reader would, in this order, against one running system:
+
+1. the catalog's consumer SIGKILLed, as a crash would: only it goes down, it is back
+   within 30 s, the others keep their pids, an order placed meanwhile ends CONFIRMED;
+2. every guided lab, from its command (`manage.py lab NAME`), to its PASS line;
+3. the live page in Chromium: it redraws itself, without a reload, when an order is
+   placed and when the catalog's consumer is stopped and started (screenshots);
+4. Ctrl-C: everything stops within 30 s, leaving no port behind."""
 
 import json
 import os
@@ -18,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from sync.management.commands.lab import LABS
+from testsupport.browser import SHOTS, chromium_page
 from testsupport.helpers import ROOT
 
 pytestmark = pytest.mark.integration
@@ -75,6 +82,26 @@ class Run:
         line = next(line for line in self.lines if f"user {user}" in line and " token " in line)
         return line.split(" token ")[1].split()[0]
 
+    def password(self, user: str) -> str:
+        line = next(line for line in self.lines if f"user {user}" in line and " password " in line)
+        return line.split(" password ")[1].split()[0]
+
+    def stocksync(self, *args: str) -> str:
+        run = subprocess.run(
+            [str(ROOT / "bin" / "stocksync"), *args], env=self.env, capture_output=True, text=True, timeout=120
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stdout
+
+    def interrupt(self) -> float:
+        """Ctrl-C, as the terminal sends it (to the whole group); seconds until make run exited."""
+        if self.process.poll() is not None:
+            return 0.0
+        started = time.monotonic()
+        os.killpg(self.process.pid, signal.SIGINT)
+        self.process.wait(60)
+        return time.monotonic() - started
+
 
 def api(method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
     request = urllib.request.Request(
@@ -92,57 +119,105 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_a_killed_consumer_comes_back_alone_the_labs_pass_and_ctrl_c_stops_everything():
+@pytest.fixture(scope="module")
+def system():
     home = Path(tempfile.mkdtemp(prefix="stocksync-make-run-"))
     run = Run(home)
     try:
         run.wait_for("stocksync is ready", timeout=240)
-        token = run.token(TUTORIAL_USER)
-        before = run.pids()
-        assert {"kafka", "web", "relay", "order-consumer", "housekeeping"} <= set(before), before
-        assert "catalog-consumer:catalog-consumer-0" in before, before
+        yield run
+    finally:
+        run.interrupt()
+        shutil.rmtree(home, ignore_errors=True)
 
-        os.kill(before["catalog-consumer:catalog-consumer-0"], signal.SIGKILL)
-        status, order = api(
+
+def test_a_killed_catalog_consumer_comes_back_alone_and_the_others_carry_on(system):
+    run = system
+    token = run.token(TUTORIAL_USER)
+    before = run.pids()
+    assert {"kafka", "web", "relay", "order-consumer", "housekeeping"} <= set(before), before
+    assert "catalog-consumer:catalog-consumer-0" in before, before
+
+    os.kill(before["catalog-consumer:catalog-consumer-0"], signal.SIGKILL)
+    status, order = api(
+        "POST",
+        f"/order-service/{TUTORIAL_USER}/orders",
+        token,
+        {"productId": "CATALOG-001", "qty": 10, "unitPrice": 1000},
+    )
+    assert (status, order["status"]) == (201, "PENDING")  # the order service does not need the catalog
+
+    deadline = time.monotonic() + 30
+    while (after := run.pids()).get("catalog-consumer:catalog-consumer-0") in (
+        None,
+        before["catalog-consumer:catalog-consumer-0"],
+    ):
+        assert time.monotonic() < deadline, "the consumer was not back within 30 s:\n" + "\n".join(run.lines[-40:])
+        time.sleep(0.5)
+    assert {k: v for k, v in after.items() if not k.startswith("catalog-consumer")} == {
+        k: v for k, v in before.items() if not k.startswith("catalog-consumer")
+    }
+    assert any("catalog-consumer-0 (terminated by SIGKILL; not expected)" in line for line in run.lines)
+    _, decided = api("GET", f"/api/orders/{order['orderId']}/?wait=30", token)
+    assert decided["status"] == "CONFIRMED"
+    assert any(line.startswith("web") and "| " in line for line in run.lines)  # lines prefixed by service
+
+
+@pytest.mark.parametrize("name", list(LABS))
+def test_the_lab_passes_from_its_command(system, name):
+    lab = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "lab", name],
+        cwd=ROOT,
+        env={**system.env, "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{KAFKA_PORT}"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    (SHOTS.parent / "labs").mkdir(parents=True, exist_ok=True)
+    (SHOTS.parent / "labs" / f"{name}.txt").write_text(lab.stdout + lab.stderr)  # for the reader of CI's output
+    assert lab.returncode == 0, lab.stdout[-3000:] + lab.stderr[-3000:]
+    assert lab.stdout.rstrip().splitlines()[-1].startswith(f"lab {name}: PASS"), lab.stdout
+
+
+def test_the_live_page_redraws_itself_as_orders_flow_and_the_catalog_stops(system):
+    run = system
+    web = f"http://127.0.0.1:{WEB_PORT}"
+    with chromium_page() as page:
+        page.goto(f"{web}/admin/login/?next=/live/")
+        page.fill("#id_username", "admin")
+        page.fill("#id_password", run.password("admin"))
+        page.click("input[type=submit]")
+        page.wait_for_function("document.getElementById('updated').textContent.startsWith('updated')")
+        page.evaluate("window.notReloaded = true")  # gone if the page reloads
+        orders_before = int(page.inner_text("#orders-total"))
+        assert page.inner_text("#catalog-lag") == "0"
+
+        run.stocksync("stop", "catalog-consumer")
+        _, order = api(
             "POST",
             f"/order-service/{TUTORIAL_USER}/orders",
-            token,
-            {"productId": "CATALOG-001", "qty": 10, "unitPrice": 1000},
+            run.token(TUTORIAL_USER),
+            {"productId": "CATALOG-002", "qty": 1, "unitPrice": 1000},
         )
-        assert (status, order["status"]) == (201, "PENDING")  # the order service does not need the catalog
+        page.wait_for_function(f"Number(document.getElementById('orders-total').textContent) > {orders_before}")
+        page.wait_for_function("Number(document.getElementById('catalog-lag').textContent) >= 1")
+        page.click(f"#recent-orders a[data-order='{order['orderId']}']")
+        page.wait_for_function(
+            "document.getElementById('journey-verdict')?.textContent === 'waiting at: decided by the catalog'"
+        )
+        page.screenshot(path=SHOTS / "live-1-catalog-stopped.png", full_page=True)
 
-        deadline = time.monotonic() + 30
-        while (after := run.pids()).get("catalog-consumer:catalog-consumer-0") in (
-            None,
-            before["catalog-consumer:catalog-consumer-0"],
-        ):
-            assert time.monotonic() < deadline, "the consumer was not back within 30 s:\n" + "\n".join(run.lines[-40:])
-            time.sleep(0.5)
-        assert {k: v for k, v in after.items() if not k.startswith("catalog-consumer")} == {
-            k: v for k, v in before.items() if not k.startswith("catalog-consumer")
-        }
-        assert any("catalog-consumer-0 (terminated by SIGKILL; not expected)" in line for line in run.lines)
-        _, decided = api("GET", f"/api/orders/{order['orderId']}/?wait=30", token)
-        assert decided["status"] == "CONFIRMED"
-        assert any(line.startswith("web") and "| " in line for line in run.lines)  # lines prefixed by service
+        run.stocksync("start", "catalog-consumer")
+        page.wait_for_function(
+            "document.getElementById('journey-verdict')?.textContent === 'went all the way'", timeout=60000
+        )
+        page.wait_for_function("document.getElementById('catalog-lag').textContent === '0'", timeout=30000)
+        assert page.evaluate("window.notReloaded") is True
+        assert page.locator("#journey tr[data-hop='status changed']").inner_text().count("CONFIRMED") == 1
+        page.screenshot(path=SHOTS / "live-2-caught-up.png", full_page=True)
 
-        # The guided labs, as their reader runs them, against this same system.
-        for name in ("catalog-down", "oversell", "ordering", "replay"):
-            lab = subprocess.run(
-                [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "lab", name],
-                cwd=ROOT,
-                env={**run.env, "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{KAFKA_PORT}"},
-                capture_output=True,
-                text=True,
-                timeout=180,
-            )
-            assert lab.returncode == 0, lab.stdout[-3000:] + lab.stderr[-3000:]
-            assert lab.stdout.rstrip().splitlines()[-1].startswith(f"lab {name}: PASS"), lab.stdout
-    finally:
-        started = time.monotonic()
-        os.killpg(run.process.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group
-        run.process.wait(60)
-        stopped_in = time.monotonic() - started
+
+def test_ctrl_c_stops_everything_within_30_s(system):
+    stopped_in = system.interrupt()
     assert stopped_in < 30, stopped_in
     assert not listening(WEB_PORT) and not listening(KAFKA_PORT)
-    shutil.rmtree(home, ignore_errors=True)

@@ -92,6 +92,7 @@ def test_metrics_show_orders_decisions_backlog_and_lag(topics, replica):
         in text
     )
     assert "stocksync_kafka_up 1.0" in text
+    assert 'stocksync_product_stock{product="CATALOG-001"} 99.0' in text
 
 
 def test_consumer_serves_its_own_metrics(topic, products):

@@ -43,7 +43,11 @@
         legend: { show: false },
         series: [{}, { label: label, stroke: color, width: 2, fill: color + "22" }],
         axes: [{}, { size: 50 }],
-        scales: { y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
+        scales: {
+          // The last five minutes (sync/live.py keeps that many), newest on the right.
+          x: { time: true, range: (u, min, max) => [(max || Date.now() / 1000) - 300, max || Date.now() / 1000] },
+          y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] },
+        },
       },
       [[], []],
       box

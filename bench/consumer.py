@@ -23,11 +23,28 @@ counted as free. Over the same window it reads from /proc the CPU each process u
 from __future__ import annotations
 
 import argparse
+import re
+import signal
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
+from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import IMG_DIR, Row, bench_stack, cpu_seconds, print_table, progress, python, service_pids, wait_for
+from bench.common import (
+    IMG_DIR,
+    Row,
+    bench_stack,
+    cpu_seconds,
+    print_table,
+    progress,
+    python,
+    service_pids,
+    wait_for,
+)
 
 TOPIC_PARTITIONS = 3
 
@@ -92,6 +109,7 @@ def copy_ceiling(product_ids: list[str], n: int, *, per_transaction: int = 5000)
 
     reset_catalog()
     rng = random.Random(7)
+    now = datetime.now(UTC)
     rows = [
         (
             str(uuid.UUID(int=rng.getrandbits(128))),
@@ -104,10 +122,14 @@ def copy_ceiling(product_ids: list[str], n: int, *, per_transaction: int = 5000)
             "bench",
             i % 3,
             i // 3,
+            now,
         )
         for i in range(n)
     ]
-    columns = 'order_id, kind, outcome, reason, product_id, delta, stock_after, topic, "partition", "offset"'
+    columns = ", ".join(
+        ["order_id", "kind", "outcome", "reason", "product_id", "delta", "stock_after", "topic"]
+        + ['"partition"', '"offset"', "applied_at"]
+    )
     started = time.monotonic()
     for start in range(0, n, per_transaction):
         with transaction.atomic(using="catalog"), connections["catalog"].cursor() as cursor:
@@ -121,12 +143,14 @@ def copy_ceiling(product_ids: list[str], n: int, *, per_transaction: int = 5000)
 
 
 def measure(
-    label: str, command: list[str], expected: int, home: Path, timeout: float = 900
+    label: str, command: list[str], expected: int, home: Path, timeout: float = 900, profile: Path | None = None
 ) -> tuple[float, dict[str, float]]:
     """Run a consumer (``python <command>``); return its apply rate (events/s), sampled from
-    the ledger, and the CPU each process spent per event (µs) over the same window."""
+    the ledger, and the CPU each process spent per event (µs) over the same window.
+    ``profile``: run it under py-spy (sampling, non-blocking), its raw stacks to that file."""
     reset_catalog()
     process = python(*command)
+    spy = None
     roots = {"consumer": [process.pid], **service_pids(home)}
 
     def started() -> int:
@@ -136,6 +160,13 @@ def measure(
 
     try:
         first = wait_for(started, timeout=120, what=f"{label}: first ledger row")
+        if profile is not None:  # the steady state only: attached once it applies
+            spy = subprocess.Popen(
+                [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(process.pid), "--nonblocking"]
+                + ["--rate", "200", "--format", "raw", "--output", str(profile)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         t0, cpu0 = time.monotonic(), cpu_seconds(roots)
         while (rows := ledger_rows()) < expected:
             if process.poll() is not None and ledger_rows() < expected:
@@ -146,6 +177,9 @@ def measure(
             time.sleep(0.01)
         elapsed, cpu1 = time.monotonic() - t0, cpu_seconds(roots)
     finally:
+        if spy is not None:  # Ctrl-C: it writes what it sampled
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
         # It may be a slow run measured on the first events only: stop it (SIGTERM: clean exit).
         process.terminate()
         process.wait(120)
@@ -162,6 +196,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--baseline-events", type=int, default=5000)
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--sweep", action="store_true", help="also measure batch sizes and draw the chart")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also run one process under py-spy and print where its time goes (by function, self and total)",
+    )
     parser.add_argument(
         "--cluster",
         action="store_true",
@@ -274,10 +313,52 @@ def main(argv: list[str] | None = None) -> None:
                     )
                 )
             draw_sweep(sweep, baseline)
+        if args.profile:
+            stacks = Path(tempfile.mkdtemp(prefix="stocksync-profile-")) / "runconsumer.txt"
+            measure(
+                "runconsumer under py-spy",
+                ["manage.py", "runconsumer", *common, "--group-id", group(), "--batch-size", str(args.batch_size)],
+                args.events,
+                home,
+                profile=stacks,
+            )
+            print_profile(stacks)
         flags = (" --sweep" if args.sweep else "") + (" --cluster" if args.cluster else "")
         print_table(f"Consumer apply throughput (python -m bench.consumer{flags})", rows)
         print_table("Against the ceiling (ratio = events/s ÷ bare COPY rows/s, same run)", ceiling_rows)
         print_table("CPU per event, by process (same runs)", cpu_rows)
+
+
+def short(frame: str) -> str:
+    """``func (/path/to/file.py:12)`` → ``func (file.py)``: one entry per function."""
+    match = re.match(r"^(.*) \((?:.*/)?([^/:]+)(?::\d+)?\)$", frame)
+    return f"{match[1]} ({match[2]})" if match else frame
+
+
+def print_profile(stacks: Path, top: int = 30) -> None:
+    """py-spy's raw stacks ("frame;frame;… count" per line) summed by function: the share
+    of samples in which it was running (self) and on the stack (total), idle threads out."""
+    self_time: Counter[str] = Counter()
+    total_time: Counter[str] = Counter()
+    samples = 0
+    for line in stacks.read_text().splitlines():
+        frames_text, _, count_text = line.rpartition(" ")
+        if not frames_text or not count_text.isdigit():
+            continue
+        frames = [short(frame) for frame in frames_text.split(";")]
+        count = int(count_text)
+        samples += count
+        self_time[frames[-1]] += count
+        for frame in set(frames):
+            total_time[frame] += count
+    print(f"\nWhere one runconsumer's time goes (py-spy, {samples:,} samples of its active threads; {stacks})\n")
+    print(f"{'self':>6} {'total':>6}  function (file)")
+    for frame, count in self_time.most_common(top):
+        print(f"{count / samples:6.1%} {total_time[frame] / samples:6.1%}  {frame}")
+    print("\nOn the stack the longest (total):")
+    for frame, count in total_time.most_common(top):
+        print(f"{count / samples:6.1%}  {frame}")
+    print(flush=True)
 
 
 def cpu_row(label: str, cpu: dict[str, float]) -> Row:

@@ -238,7 +238,7 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.01, what: str = "
 
 def python(*args: str, **popen) -> subprocess.Popen:
     """``python ARGS`` in the project's folder with this benchmark's environment (its databases, its broker)."""
-    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=dict(os.environ), **popen)
+    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=popen.pop("env", dict(os.environ)), **popen)
 
 
 def start_web(port: int) -> subprocess.Popen:

@@ -23,6 +23,7 @@ counted as free. Over the same window it reads from /proc the CPU each process u
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import signal
 import subprocess
@@ -143,13 +144,19 @@ def copy_ceiling(product_ids: list[str], n: int, *, per_transaction: int = 5000)
 
 
 def measure(
-    label: str, command: list[str], expected: int, home: Path, timeout: float = 900, profile: Path | None = None
+    label: str,
+    command: list[str],
+    expected: int,
+    home: Path,
+    timeout: float = 900,
+    profile: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[float, dict[str, float]]:
     """Run a consumer (``python <command>``); return its apply rate (events/s), sampled from
     the ledger, and the CPU each process spent per event (µs) over the same window.
     ``profile``: run it under py-spy (sampling, non-blocking), its raw stacks to that file."""
     reset_catalog()
-    process = python(*command)
+    process = python(*command, env={**os.environ, **(env or {})})
     spy = None
     roots = {"consumer": [process.pid], **service_pids(home)}
 
@@ -291,6 +298,19 @@ def main(argv: list[str] | None = None) -> None:
                     f"{settings}, batch {args.batch_size:,}",
                 )
             )
+        # The same one process without the pipeline (one batch at a time, in one thread): the
+        # pipeline's gain, measured in this run.
+        rate, cpu = measure(
+            "runconsumer, no pipeline",
+            ["manage.py", "runconsumer", *common, "--group-id", group(), "--batch-size", str(args.batch_size)],
+            args.events,
+            home,
+            env={"CONSUMER_PIPELINE": "false"},
+        )
+        cpu_rows.append(cpu_row("runconsumer --processes 1, CONSUMER_PIPELINE=false", cpu))
+        ceiling_rows.append(
+            Row("consumer: runconsumer --processes 1, CONSUMER_PIPELINE=false", rate, "events/s", ceiling)
+        )
         if args.sweep:
             sizes = [1, 10, 100, 500, 1000, 2000, 5000, 10000]
             sweep = {}

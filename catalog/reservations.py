@@ -20,6 +20,7 @@ Every event gets an answer: ``Decisions.results`` has one per event, in the batc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from kafka_bridge.events import (
     CANCELLED,
@@ -44,8 +45,10 @@ class ProductState:
     active: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Decided:
+# Decided and Movement are NamedTuples, not frozen dataclasses: as immutable, and made
+# once per event, where a frozen dataclass's __init__ costs twice as much
+# (docs/BENCHMARKS.md, "Eighth pass").
+class Decided(NamedTuple):
     """What the ledger already says about one (orderId, kind)."""
 
     product_id: str
@@ -63,8 +66,7 @@ def order_result(*, order_id: str, kind: str, outcome: str, reason: str, product
     return OrderResult(order_id=order_id, status=status, reason=reason, product_id=product_id, stock_delta=delta)
 
 
-@dataclass(frozen=True, slots=True)
-class Movement:
+class Movement(NamedTuple):
     """One decision: a ledger row to write and the result to publish."""
 
     record: Record[OrderEvent]

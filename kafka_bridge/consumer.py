@@ -18,6 +18,13 @@ Offsets go to the broker at most every ``commit_interval`` seconds (and at once 
 the loop goes quiet, loses partitions or stops), not after every batch: under light
 load a batch is one event, and a commit per batch was one more broker request per order.
 A crash redelivers what was applied since the last commit, which the ledger skips.
+
+The loop is a two-stage pipeline (``pipeline=True``, settings ``CONSUMER_PIPELINE``): while
+one thread applies batch N in the database and waits for its replies' acknowledgements,
+the loop fetches and decodes batch N+1. Batches still apply one after the other, in order,
+on one connection; N+1 is handed over only once N is applied and published, and N's
+offsets are recorded only then. A rebalance that takes partitions away waits for the
+batch in flight before committing (docs/BENCHMARKS.md, "Eighth pass", has the gain).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -86,6 +94,24 @@ class _StopRequested(Exception):
     pass
 
 
+@dataclass
+class _Decoded:
+    """A fetched batch, decoded: its good records by topic and what could not be decoded."""
+
+    messages: list[Message]
+    by_topic: dict[str, list[Record]]
+    letters: list[DeadLetter]
+
+
+@dataclass
+class _Applied:
+    """A batch applied and its replies and dead letters acknowledged: its offsets may move."""
+
+    messages: list[Message]
+    result: BatchResult
+    dead_lettered: int
+
+
 class BatchConsumer:
     """Runs one member of a consumer group until ``stop()`` or, optionally, idleness."""
 
@@ -104,6 +130,7 @@ class BatchConsumer:
         commit_interval: float | None = None,
         config_overrides: dict | None = None,
         heartbeat: Heartbeat | None = None,
+        pipeline: bool | None = None,
     ) -> None:
         self.handlers = handlers  # one per topic
         self.topics = list(handlers)
@@ -120,6 +147,8 @@ class BatchConsumer:
         self._positions: dict[tuple[str, int], int] = {}  # next offset per partition, applied
         self._uncommitted = False  # positions moved since the last commit was sent
         self._committed_at = 0.0  # when it was sent (monotonic)
+        self.pipeline = settings.CONSUMER_PIPELINE if pipeline is None else pipeline
+        self._inflight: Future[_Applied] | None = None  # the batch being applied (pipeline)
 
     def stop(self) -> None:
         """Ask the loop to finish the batch in hand, commit it and return."""
@@ -128,6 +157,8 @@ class BatchConsumer:
     def run(self) -> LoopStats:
         consumer = Consumer(self._config)
         publisher = ConfirmedPublisher()  # dead letters and replies
+        # One thread applies (its own database connection); this one fetches and decodes.
+        applier = ThreadPoolExecutor(1, thread_name_prefix="apply") if self.pipeline else None
         self._last_activity = time.monotonic()
         self._assigned_once = False
         consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
@@ -139,15 +170,20 @@ class BatchConsumer:
             while not self._stopping:
                 if self.heartbeat:
                     self.heartbeat.beat()
-                messages = self._fetch(consumer)
-                if messages:
-                    self._last_activity = time.monotonic()
-                    try:
-                        self._process(consumer, publisher, messages)
-                    except _StopRequested:
-                        logger.info("stopping before the batch's offsets were committed; it will be redelivered")
-                        break
-                else:
+                try:
+                    messages = self._fetch(consumer)
+                    decoded = self._decode(messages) if messages else None
+                    self._finish_inflight(consumer)  # batch N: applied, published; its offsets move
+                    if decoded is not None:
+                        self._last_activity = time.monotonic()
+                        if applier is None:
+                            self._finish(consumer, self._apply_batch(decoded, publisher))
+                        else:
+                            self._inflight = applier.submit(self._apply_batch, decoded, publisher)
+                except _StopRequested:
+                    logger.info("stopping before the batch's offsets were committed; it will be redelivered")
+                    break
+                if decoded is None:
                     self._commit_pending(consumer, now=True)  # quiet: nothing to wait for
                     if self._idle_too_long():
                         break
@@ -158,20 +194,28 @@ class BatchConsumer:
                     self._log_summary(summarised)
                     last_summary, summarised = time.monotonic(), LoopStats(**vars(self.stats))
         finally:
-            if self.heartbeat:
-                self.heartbeat.stop()
-            if self.stats.batches != summarised.batches:
-                self._log_summary(summarised)
-            publisher.close()
-            self._commit_now(consumer, list(self._positions))
-            consumer.close()
-            logger.info(
-                "consumer closed: %d applied, %d refused, %d duplicate(s) skipped, %d dead-lettered",
-                self.stats.applied,
-                self.stats.refused,
-                self.stats.skipped,
-                self.stats.dead_lettered,
-            )
+            try:
+                self._finish_inflight(consumer)  # stopping: the batch in hand finishes first
+            except _StopRequested:
+                logger.info("stopping before the batch's offsets were committed; it will be redelivered")
+            finally:
+                if applier is not None:
+                    applier.submit(connections.close_all).result()  # the applier's own connection
+                    applier.shutdown()
+                if self.heartbeat:
+                    self.heartbeat.stop()
+                if self.stats.batches != summarised.batches:
+                    self._log_summary(summarised)
+                publisher.close()
+                self._commit_now(consumer, list(self._positions))
+                consumer.close()
+                logger.info(
+                    "consumer closed: %d applied, %d refused, %d duplicate(s) skipped, %d dead-lettered",
+                    self.stats.applied,
+                    self.stats.refused,
+                    self.stats.skipped,
+                    self.stats.dead_lettered,
+                )
         return self.stats
 
     def _idle_too_long(self) -> bool:
@@ -214,7 +258,7 @@ class BatchConsumer:
                 logger.warning("consumer error (will keep trying): %s", error)
         return good
 
-    def _process(self, consumer: Consumer, publisher: ConfirmedPublisher, messages: list[Message]) -> None:
+    def _decode(self, messages: list[Message]) -> _Decoded:
         by_topic: dict[str, list[Record]] = {}
         letters: list[DeadLetter] = []
         for message in messages:
@@ -225,8 +269,13 @@ class BatchConsumer:
                 letters.append(DeadLetter(SourceMessage.of(message), str(exc), type(exc).__name__))
                 continue
             by_topic.setdefault(topic, []).append(Record.of(message, event=event))
+        return _Decoded(messages, by_topic, letters)
+
+    def _apply_batch(self, batch: _Decoded, publisher: ConfirmedPublisher) -> _Applied:
+        """Apply a decoded batch, then publish its dead letters and replies and wait for
+        the broker to have them all (the applier thread, when pipelined)."""
         result = BatchResult()
-        for topic, records in by_topic.items():
+        for topic, records in batch.by_topic.items():
             started = time.monotonic()
             applied = self._apply(self.handlers[topic], records)
             observe_batch(
@@ -237,7 +286,7 @@ class BatchConsumer:
             )
             result += applied
         crash_point("consumer.after_db_commit")
-        letters += result.dead_letters
+        letters = batch.letters + result.dead_letters
         for letter in letters:
             logger.warning(
                 "dead-lettering %s: %s (%s)",
@@ -252,9 +301,18 @@ class BatchConsumer:
             raise _StopRequested
         for letter in letters:
             CONSUMED.labels(letter.source.topic, "dead_lettered").inc()
-        self._mark_applied(consumer, messages)
+        return _Applied(batch.messages, result, len(letters))
+
+    def _finish(self, consumer: Consumer, applied: _Applied) -> None:
+        self._mark_applied(consumer, applied.messages)
         crash_point("consumer.after_offset_commit")
-        self.stats.add(result, len(letters))
+        self.stats.add(applied.result, applied.dead_lettered)
+
+    def _finish_inflight(self, consumer: Consumer) -> None:
+        """Wait for the batch being applied, if any, and move its offsets."""
+        inflight, self._inflight = self._inflight, None
+        if inflight is not None:
+            self._finish(consumer, inflight.result())
 
     def _apply(self, handler: BatchHandler, records: list[Record]) -> BatchResult:
         backoff = 0.5
@@ -351,8 +409,10 @@ class BatchConsumer:
             logger.info("assigned %s", _describe(partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Every batch is applied before the next poll, so all that is left to do for
-        # partitions moving elsewhere is make sure their offsets are committed.
+        # The batch in flight finishes first (its offsets recorded); nothing else fetched
+        # is held, so all that is left to do for partitions moving elsewhere is make sure
+        # their offsets are committed.
+        self._finish_inflight(consumer)
         self._commit_now(consumer, [(tp.topic, tp.partition) for tp in partitions])
         if partitions:
             logger.info("revoked %s", _describe(partitions))

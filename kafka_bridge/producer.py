@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import KafkaError, Message, Producer
 from django.conf import settings
@@ -187,7 +187,19 @@ class ConfirmedPublisher:
     LINGER_MS = 20
 
     def __init__(self) -> None:
-        self._producer = Producer(producer_config(**{"linger.ms": self.LINGER_MS}))
+        # Only failures are reported: a batch's thousands of successes cost no Python
+        # callback each (flush() returning with nothing queued means every message has
+        # been acknowledged or reported failed).
+        self._failed: list[Message] = []
+        self._producer = Producer(
+            producer_config(
+                **{
+                    "linger.ms": self.LINGER_MS,
+                    "delivery.report.only.error": True,
+                    "on_delivery": lambda err, message: self._failed.append(message),
+                }
+            )
+        )
 
     def send(self, messages: list[Outgoing], *, should_stop: Callable[[], bool] = lambda: False) -> bool:
         """Publish and wait for every message; re-send failed ones until delivered.
@@ -199,22 +211,30 @@ class ConfirmedPublisher:
         to_send = list(messages)
         backoff = 0.5
         while to_send:
-            errors = deliver(self._producer, to_send, should_stop=should_stop)
-            if errors is None:
-                return False
-            failed = [message for message, err in zip(to_send, errors, strict=True) if err is not None]
-            if failed:
+            self._failed.clear()
+            for topic, key, value, headers in to_send:
+                while True:
+                    try:
+                        self._producer.produce(topic, key=key, value=value, headers=headers)
+                        break
+                    except BufferError:
+                        self._producer.poll(0.1)  # the local queue is full: let acknowledgements drain it
+            while self._producer.flush(1) > 0:
+                if should_stop():
+                    return False
+            if self._failed:
+                error = self._failed[0].error()
                 logger.warning(
                     "%d message(s) not accepted by the broker (%s); retrying in %.1fs",
-                    len(failed),
-                    next(err for err in errors if err is not None),
+                    len(self._failed),
+                    error,
                     backoff,
                 )
                 if should_stop():
                     return False
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 30)
-            to_send = failed
+            to_send = [cast(Outgoing, (m.topic(), m.key(), m.value(), m.headers())) for m in self._failed]
         return True
 
     def close(self) -> None:

@@ -244,6 +244,16 @@ KAFKA_PRODUCER_CONFIG = {
 }
 
 KAFKA_CONSUMER_SESSION_TIMEOUT_MS = int(os.environ.get("KAFKA_CONSUMER_SESSION_TIMEOUT_MS", "10000"))
+# The consumer group protocol: "consumer", Kafka 4's (KIP-848: the broker moves partitions
+# one member at a time; a join or a crash pauses no one else), or "classic" (the client-side
+# rebalance, for brokers before 4.0). Its session timeout is the broker's
+# group.consumer.session.timeout.ms (infra/kafka/server.properties: 10 s, as above). Every
+# member of one group must use the same protocol (KAFKA-21582): change it for all at once.
+KAFKA_GROUP_PROTOCOL = os.environ.get("KAFKA_GROUP_PROTOCOL", "consumer")
+if KAFKA_GROUP_PROTOCOL not in ("consumer", "classic"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"KAFKA_GROUP_PROTOCOL must be consumer or classic, not {KAFKA_GROUP_PROTOCOL!r}")
 
 # The web process's producer: 0 sends each event at once.
 # A web worker produces one event per request, so lingering never filled a batch at the

@@ -12,6 +12,7 @@ DEFAULTS = {
     "KAFKA_PRODUCER_CONFIG": {"acks": "all", "enable.idempotence": True, "linger.ms": 5, "message.timeout.ms": 30000},
     "KAFKA_PUBLISHER_LINGER_MS": 0,
     "KAFKA_CONSUMER_SESSION_TIMEOUT_MS": 10000,
+    "KAFKA_GROUP_PROTOCOL": "consumer",
     "DEAD_LETTER_SUFFIX": ".DLT",
     "DEAD_LETTERS_DEFAULT_TOPIC": None,  # None: `deadletters` needs --topic
     "CONSUMER_BATCH_SIZE": 2000,

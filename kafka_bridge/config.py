@@ -23,6 +23,22 @@ def producer_config(**overrides: Any) -> dict[str, Any]:
 
 
 def consumer_config(*, group_id: str, offset_reset: str, **overrides: Any) -> dict[str, Any]:
+    membership: dict[str, Any]
+    if settings.KAFKA_GROUP_PROTOCOL == "consumer":
+        # Kafka 4's protocol (KIP-848): the broker assigns partitions one member at a time,
+        # so a join or a crash never pauses the partitions the others keep. The session
+        # timeout and heartbeats are the broker's settings here (group.consumer.* in
+        # infra/kafka/server.properties); librdkafka refuses them on the client.
+        membership = {"group.protocol": "consumer"}
+    else:
+        membership = {
+            "group.protocol": "classic",
+            # Let a join or leave move only the partitions that must move.
+            "partition.assignment.strategy": "cooperative-sticky",
+            # A consumer that died without leaving holds its partitions this long; the
+            # default 45 s would stall its partitions that long after a crash.
+            "session.timeout.ms": settings.KAFKA_CONSUMER_SESSION_TIMEOUT_MS,
+        }
     return client_config(
         **{
             "group.id": group_id,
@@ -33,11 +49,7 @@ def consumer_config(*, group_id: str, offset_reset: str, **overrides: Any) -> di
             # Offsets are committed by hand, after the database has committed the batch.
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
-            # Let a join or leave move only the partitions that must move.
-            "partition.assignment.strategy": "cooperative-sticky",
-            # A consumer that died without leaving holds its partitions this long; the
-            # default 45 s would stall its partitions that long after a crash.
-            "session.timeout.ms": settings.KAFKA_CONSUMER_SESSION_TIMEOUT_MS,
+            **membership,
             **overrides,
         }
     )

@@ -93,8 +93,9 @@ class GroupMember:
 
 @dataclass(frozen=True)
 class GroupDescription:
-    state: str  # STABLE, PREPARING_REBALANCE, EMPTY, … as the group coordinator says
+    state: str  # STABLE, RECONCILING, EMPTY, … as the group coordinator says
     members: list[GroupMember]
+    protocol: str = "unknown"  # "consumer" (Kafka 4's, KIP-848) or "classic"
 
 
 def group_describe(*, group_id: str, timeout: float = 5.0) -> GroupDescription:
@@ -111,4 +112,5 @@ def group_describe(*, group_id: str, timeout: float = 5.0) -> GroupDescription:
         for member in description.members
     ]
     state = getattr(description.state, "name", str(description.state))
-    return GroupDescription(state, sorted(members, key=lambda m: (m.partitions or [("~", 0)], m.client_id)))
+    protocol = getattr(description.type, "name", "unknown").lower()
+    return GroupDescription(state, sorted(members, key=lambda m: (m.partitions or [("~", 0)], m.client_id)), protocol)

@@ -26,6 +26,7 @@ class ConsumerGroupLag:
     partitions: list[PartitionLag]
     state: str = "UNKNOWN"  # the coordinator's word: STABLE, PREPARING_REBALANCE, EMPTY, …
     members: list[GroupMember] = field(default_factory=list)
+    protocol: str = "unknown"  # "consumer" (Kafka 4's, KIP-848) or "classic"
 
     @property
     def lag(self) -> int:
@@ -83,6 +84,7 @@ def sync_status(*, kafka_timeout: float = 3.0) -> SyncStatus:
                     group_lag(group_id=group_id, topics=topics, timeout=kafka_timeout),
                     description.state,
                     description.members,
+                    description.protocol,
                 )
             )
             for topic in topics:

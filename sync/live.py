@@ -103,6 +103,7 @@ def _topics(status: SyncStatus) -> dict[str, dict]:
                     "group": group.group_id,
                     "consumer": group.consumer,
                     "state": group.state,
+                    "protocol": group.protocol,
                     "members": [
                         {"clientId": m.client_id, "partitions": [f"{t}[{n}]" for t, n in m.partitions if t == p.topic]}
                         for m in group.members

@@ -67,7 +67,8 @@
       return 0;
     }
     $(".group-name", section).textContent = topic.group;
-    $(".group-state", section).textContent = topic.state.toLowerCase().replace(/_/g, " ");
+    $(".group-state", section).textContent =
+      topic.state.toLowerCase().replace(/_/g, " ") + (topic.protocol === "unknown" ? "" : ", " + topic.protocol + " protocol");
     fill(
       $("tbody", section),
       topic.partitions.map((p) => {

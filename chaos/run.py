@@ -173,6 +173,7 @@ class Chaos:
         self.stack, self.rng, self.log = stack, rng, log
         self.injected: Counter = Counter()
         self.moments: list[tuple[str, float]] = []  # (fault, time.time() it struck)
+        self.held: dict[int, list[int]] = {}  # a consumer kill's index in moments → its partitions
 
     def inject(self, fault: str) -> None:
         self.log(f"fault: {fault}")
@@ -182,7 +183,13 @@ class Chaos:
 
     def kill_consumer(self) -> None:
         # The supervisor starts another in its place.
-        self.stack.kill(self.rng.choice(self.stack.consumer_names))
+        name = self.rng.choice(self.stack.consumer_names)
+        if self.stack.cluster:  # which partitions lose their reader, to follow them
+            try:
+                self.held[len(self.moments) - 1] = self.stack.member_partitions(name)
+            except Exception as exc:  # the group is rebalancing after an earlier fault
+                self.log(f"could not describe the group before the kill: {exc}")
+        self.stack.kill(name)
 
     def kill_broker_node(self) -> None:
         node = self.rng.randint(1, 3)
@@ -253,6 +260,55 @@ def stalls(
         return max((b - a for a, b in zip(points, points[1:], strict=False)), default=window)
 
     return [(fault, longest_gap(at, accepted), longest_gap(at, applied)) for fault, at in moments]
+
+
+def applied_by_partition(stack: Stack) -> dict[int, list[float]]:
+    with psycopg.connect(stack.env["CATALOG_DATABASE_URL"]) as db:
+        rows = db.execute(
+            "SELECT partition, extract(epoch FROM applied_at)::float FROM catalog_stockmovement"
+            " WHERE topic = %s ORDER BY 2",
+            [TOPIC],
+        )
+        by_partition: dict[int, list[float]] = {}
+        for partition, at in rows:
+            by_partition.setdefault(partition, []).append(at)
+        return by_partition
+
+
+def longest_gap(times: list[float], start: float, end: float) -> float:
+    """The longest wait between applies in [start, end], counting from ``start``."""
+    points = [start, *(t for t in times if start <= t <= end)]
+    return max((b - a for a, b in zip(points, points[1:], strict=False)), default=end - start)
+
+
+def partition_stalls(
+    moments: list[tuple[str, float]], held: dict[int, list[int]], applied: dict[int, list[float]], window: float = 15
+) -> list[tuple[str, str]]:
+    """Per fault, per partition: the longest wait between applies in the ``window`` s after
+    it, beside the same in the ``window`` s before it (what that partition's traffic alone
+    gives). A consumer kill separates the partitions its member held (their resume time) from
+    the others (which must not pause)."""
+    rows = []
+    for i, (fault, at) in enumerate(moments):
+        after = {p: longest_gap(times, at, at + window) for p, times in sorted(applied.items())}
+        before = {p: longest_gap(times, at - window, at) for p, times in sorted(applied.items())}
+
+        def show(parts: list[int], after: dict[int, float] = after, before: dict[int, float] = before) -> str:
+            return ", ".join(f"[{p}] {after[p]:.2f} s (before {before[p]:.2f})" for p in parts) or "none"
+
+        if fault == "kill_consumer" and i in held:
+            mine = held[i]
+            others = [p for p in after if p not in mine]
+            rows.append(
+                (
+                    f"{fault} #{i + 1}: partitions of the killed member",
+                    show(mine) + "  (longest wait: its resume)",
+                )
+            )
+            rows.append((f"{fault} #{i + 1}: the other members' partitions", show(others)))
+        else:
+            rows.append((f"{fault} #{i + 1}: every partition", show(list(after))))
+    return rows
 
 
 def check(*, orders_url: str, catalog_url: str, initial: dict[str, int]) -> dict:
@@ -429,6 +485,10 @@ def main(argv: list[str] | None = None) -> int:
                 for i, (fault, accept, apply) in enumerate(
                     stalls(chaos.moments, load.accepted_at, applied_times(stack)), 1
                 )
+            ]
+            rows += [
+                (f"longest wait between applies, {name}", value)
+                for name, value in partition_stalls(chaos.moments, chaos.held, applied_by_partition(stack))
             ]
         rows += [
             ("processes restarted after dying", restarts),

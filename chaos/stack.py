@@ -189,6 +189,24 @@ class Stack:
             proc.kill()
             proc.wait()
 
+    def member_partitions(self, name: str) -> list[int]:
+        """The partitions of the order-events topic that consumer ``name`` holds now (its
+        client id ends with its pid: kafka_bridge.config.consumer_config)."""
+        from confluent_kafka.admin import AdminClient
+
+        proc = self.procs.get(name)
+        if proc is None:
+            return []
+        admin = AdminClient({"bootstrap.servers": self.env["KAFKA_BOOTSTRAP_SERVERS"]})
+        group = admin.describe_consumer_groups([GROUP], request_timeout=10)[GROUP].result(10)
+        return sorted(
+            tp.partition
+            for member in group.members
+            if member.client_id.endswith(f":{proc.pid}") and member.assignment
+            for tp in member.assignment.topic_partitions
+            if tp.topic == TOPIC
+        )
+
     def kill(self, name: str) -> None:
         """SIGKILL, and let the supervisor bring it back."""
         proc = self.procs.get(name)

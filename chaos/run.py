@@ -189,6 +189,7 @@ class Chaos:
                 self.held[len(self.moments) - 1] = self.stack.member_partitions(name)
             except Exception as exc:  # the group is rebalancing after an earlier fault
                 self.log(f"could not describe the group before the kill: {exc}")
+            self.moments[-1] = ("kill_consumer", time.time())  # the kill, not the look before it
         self.stack.kill(name)
 
     def kill_broker_node(self) -> None:

@@ -18,7 +18,7 @@ def run(lab: Lab) -> str:
     lab.ready()
     lab.step("Stop the catalog's consumer, as if the catalog service were down.")
     lab.stocksync("stop", "catalog-consumer")
-    lab.watch("/admin/sync/ (Sync page): the lag of group catalog-service on example-catalog-topic.")
+    lab.watch("/live/: box 3–4, the lag of group catalog-service on example-catalog-topic, and the lag chart.")
     before = lab.catalog_lag()
     lab.say(f"lag now: {before}")
 
@@ -35,7 +35,7 @@ def run(lab: Lab) -> str:
 
     lab.step("Start the consumer again.")
     lab.stocksync("start", "catalog-consumer")
-    lab.watch("the Sync page's lag falls back to 0; the orders leave PENDING.")
+    lab.watch("/live/: the lag falls back to 0; box 7, the orders leave PENDING.")
     lab.wait("the backlog to drain", lambda: lab.catalog_lag() == 0, timeout=60)
     decided = [lab.api("GET", f"/api/orders/{order_id}/?wait=20")[1]["status"] for order_id in order_ids]
     lab.check(lab.catalog_lag() == 0, "lag 0: the backlog drained")

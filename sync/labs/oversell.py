@@ -27,7 +27,7 @@ def run(lab: Lab) -> str:
         placed = list(pool.map(lambda _: lab.place(product_id, 1, PRICE), range(ORDERS)))
     answers = sorted({f"{code} {body.get('status', body)}" for code, body in placed})
     lab.check(answers == ["201 PENDING"], f"{ORDERS} orders answered: {', '.join(answers)}")
-    lab.watch(f"the admin's product page for {product_id}: its stock and its ledger.")
+    lab.watch(f"/live/: {product_id}'s stock in the Stock panel; the admin's product page for its ledger.")
 
     lab.step("The catalog decides them, one batch at a time, under the product's row lock.")
     finals = [lab.api("GET", f"/api/orders/{body['orderId']}/?wait=30")[1] for _, body in placed]

@@ -58,6 +58,9 @@ CRASH_POINTS = {
     "catalog.after_commit": 0.01,
 }
 CANCEL_SHARE = 0.05  # of accepted orders, cancelled right away
+# On the cluster, the stalls are measured over this many seconds after each fault, and no
+# other fault strikes meanwhile (nor before the cluster is whole again: Chaos.settle).
+STALL_WINDOW = 15
 
 
 # A client that lost its answer sends the same request again with the same key, for this
@@ -181,6 +184,28 @@ class Chaos:
         getattr(self, fault)()
         self.injected[fault] += 1
 
+    def settle(self, timeout: float = 90) -> int:
+        """Wait until every replica of the order-events topic is back in sync and the group
+        has all its members again, so that the next fault strikes a whole cluster. Returns
+        how many dead processes the supervisor started again meanwhile."""
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": self.stack.env["KAFKA_BOOTSTRAP_SERVERS"]})
+        deadline, restarts = time.monotonic() + timeout, 0
+        while time.monotonic() < deadline:
+            restarts += self.stack.supervise()
+            try:
+                topic = admin.list_topics(TOPIC, timeout=5).topics[TOPIC]
+                in_sync = all(len(p.isrs) == len(p.replicas) for p in topic.partitions.values())
+                members = admin.describe_consumer_groups([GROUP], request_timeout=5)[GROUP].result(5).members
+                if in_sync and len(members) == self.stack.consumers:
+                    return restarts
+            except Exception:  # a broker is still coming back
+                pass
+            time.sleep(0.5)
+        self.log(f"the cluster was not whole again within {timeout:g} s; going on")
+        return restarts
+
     def kill_consumer(self) -> None:
         # The supervisor starts another in its place.
         name = self.rng.choice(self.stack.consumer_names)
@@ -283,7 +308,10 @@ def longest_gap(times: list[float], start: float, end: float) -> float:
 
 
 def partition_stalls(
-    moments: list[tuple[str, float]], held: dict[int, list[int]], applied: dict[int, list[float]], window: float = 15
+    moments: list[tuple[str, float]],
+    held: dict[int, list[int]],
+    applied: dict[int, list[float]],
+    window: float = STALL_WINDOW,
 ) -> list[tuple[str, str]]:
     """Per fault, per partition: the longest wait between applies in the ``window`` s after
     it, beside the same in the ``window`` s before it (what that partition's traffic alone
@@ -425,11 +453,15 @@ def main(argv: list[str] | None = None) -> int:
         log(f"load: {args.rate:g} orders/s for {args.duration:g}s; {len(schedule)} faults scheduled")
         t0 = time.monotonic()
         restarts = 0
+        not_before = 0.0  # on the cluster: each fault strikes a whole cluster, and alone in its window
         for fault, at in zip(schedule, times, strict=True):
-            while time.monotonic() - t0 < at:
+            while time.monotonic() - t0 < max(at, not_before):
                 restarts += stack.supervise()
                 time.sleep(0.2)
             chaos.inject(fault)
+            if args.cluster:
+                restarts += chaos.settle()
+                not_before = time.monotonic() - t0 + STALL_WINDOW
         while time.monotonic() - t0 < args.duration:
             restarts += stack.supervise()
             time.sleep(0.2)

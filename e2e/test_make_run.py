@@ -174,7 +174,7 @@ def test_the_lab_passes_from_its_command(system, name):
         timeout=300,
     )
     (SHOTS.parent / "labs").mkdir(parents=True, exist_ok=True)
-    (SHOTS.parent / "labs" / f"{name}.txt").write_text(lab.stdout + lab.stderr)  # for the reader of CI's output
+    (SHOTS.parent / "labs" / f"{name}.txt").write_text(lab.stderr + lab.stdout)  # for the reader of CI's output
     assert lab.returncode == 0, lab.stdout[-3000:] + lab.stderr[-3000:]
     assert lab.stdout.rstrip().splitlines()[-1].startswith(f"lab {name}: PASS"), lab.stdout
 

@@ -241,11 +241,23 @@ def python(*args: str, **popen) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=popen.pop("env", dict(os.environ)), **popen)
 
 
-def start_web(port: int) -> subprocess.Popen:
-    """gunicorn, 2 sync workers (one per core), on this benchmark's databases and broker;
-    returns once it answers."""
+WEB_SERVERS = {
+    # 2 workers each, one per core; both serve config.wsgi (WSGI).
+    "gunicorn": lambda port: (
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--workers", "2"] + ["--bind", f"127.0.0.1:{port}"]
+    ),
+    "granian": lambda port: (
+        [str(Path(sys.executable).parent / "granian"), "--interface", "wsgi", "--workers", "2"]
+        + ["--blocking-threads", "1", "--host", "127.0.0.1", "--port", str(port), "config.wsgi:application"]
+    ),
+}
+
+
+def start_web(port: int, server: str = "gunicorn") -> subprocess.Popen:
+    """The web server (``WEB_SERVERS``: gunicorn, 2 sync workers, unless told), on this
+    benchmark's databases and broker; returns once it answers."""
     web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{port}"],
+        WEB_SERVERS[server](port),
         cwd=ROOT,
         env=dict(os.environ),
         stderr=subprocess.DEVNULL,

@@ -2,7 +2,7 @@
 create-with-INSERT endpoint, on the same gunicorn, the same machine, in the same run; and
 our endpoint again with an Idempotency-Key on every request (what a key costs).
 
-    python -m bench.http [--seconds 10] [--rounds 2] [--connections 8] [--warm-up 20]
+    python -m bench.http [--seconds 10] [--rounds 2] [--connections 8] [--warm-up 20] [--server granian]
 
 Load from wrk (Debian package ``wrk``: C, one thread — not the bottleneck), keep-alive,
 alternating the two endpoints round by round. gunicorn: 2 sync workers (one per core),
@@ -20,6 +20,7 @@ import subprocess
 
 from bench.common import (
     ROOT,
+    WEB_SERVERS,
     Row,
     api_token,
     bench_stack,
@@ -67,6 +68,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument(
+        "--server", choices=sorted(WEB_SERVERS), default="gunicorn", help="the WSGI server (default: %(default)s)"
+    )
+    parser.add_argument(
         "--warm-up", type=float, default=20, help="seconds of load on ours before measuring, after 60 s on the broker"
     )
     args = parser.parse_args(argv)
@@ -83,13 +87,13 @@ def main(argv: list[str] | None = None) -> None:
         create_products(["CATALOG-001"], stock=10**12, unit_price=1000)
         token = api_token()
         warm_broker(3 * args.warm_up)
-        web = start_web(WEB_PORT)
+        web = start_web(WEB_PORT, args.server)
         try:
             # Warm up both (the broker itself was warmed above: see warm_broker).
             progress(f"warming up for {args.warm_up:g} s")
             wrk(OURS, args.warm_up, args.connections, token)
             wrk(BARE, 2, args.connections, token)
-            processes = {"web (gunicorn)": [web.pid], **service_pids(home)}
+            processes = {f"web ({args.server})": [web.pid], **service_pids(home)}
             ours, bare, keyed = [], [], []
             cpu: dict[str, dict[str, float]] = {OURS: {}, BARE: {}, KEYED: {}}  # endpoint -> process -> CPU s
 
@@ -114,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
 def report(ours: list[float], bare: list[float], keyed: list[float], args) -> None:
     from django.conf import settings as django_settings
 
-    settings = f"gunicorn 2 sync workers, wrk -t1 -c{args.connections}, {args.rounds}×{args.seconds:g} s each"
+    settings = f"{args.server}, 2 workers, wrk -t1 -c{args.connections}, {args.rounds}×{args.seconds:g} s each"
     # Each round's rate: on a shared VM one round can be far off the others.
     ratios = ", ".join(f"{o / b:.2f}" for o, b in zip(ours, bare, strict=True))
     print_table(

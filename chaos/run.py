@@ -445,7 +445,11 @@ def main(argv: list[str] | None = None) -> int:
         # Every kind several times, in a shuffled order, at jittered moments.
         count = max(len(faults), int(args.duration / args.fault_every))
         schedule = [faults[i % len(faults)] for i in range(count)]
-        rng.shuffle(schedule)
+        if args.cluster:  # spaced out, only the first few fit: alternate kinds, so each shows up
+            first = rng.randrange(len(faults))
+            schedule = schedule[first:] + schedule[:first]
+        else:
+            rng.shuffle(schedule)
         times = sorted(rng.uniform(2, args.duration - 2) for _ in schedule)
 
         load = Load(port=stack.ports.web, rate=args.rate, products=list(products), rng=rng, token=stack.api_token)

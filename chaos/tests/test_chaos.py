@@ -83,7 +83,8 @@ def test_short_chaos_run_loses_and_doubles_nothing():
 
 def test_short_cluster_run_loses_and_doubles_nothing_and_reports_stalls():
     run = subprocess.run(
-        [sys.executable, "-m", "chaos.run", "--cluster", "--duration", "40", "--rate", "15", "--fault-every", "10"],
+        # Long enough for two faults, each alone in its window after the cluster is whole again.
+        [sys.executable, "-m", "chaos.run", "--cluster", "--duration", "90", "--rate", "15", "--fault-every", "10"],
         cwd=ROOT,
         capture_output=True,
         text=True,

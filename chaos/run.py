@@ -197,7 +197,7 @@ class Chaos:
             try:
                 topic = admin.list_topics(TOPIC, timeout=5).topics[TOPIC]
                 in_sync = all(len(p.isrs) == len(p.replicas) for p in topic.partitions.values())
-                members = admin.describe_consumer_groups([GROUP], request_timeout=5)[GROUP].result(5).members
+                members = self.stack.describe_group(timeout=5).members
                 if in_sync and len(members) == self.stack.consumers:
                     return restarts
             except Exception:  # a broker is still coming back

@@ -189,16 +189,21 @@ class Stack:
             proc.kill()
             proc.wait()
 
+    def describe_group(self, timeout: float = 10):
+        """The catalog's consumer group as its coordinator describes it (the harness runs
+        without Django, so not through kafka_bridge.lag)."""
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": self.env["KAFKA_BOOTSTRAP_SERVERS"]})
+        return admin.describe_consumer_groups([GROUP], request_timeout=timeout)[GROUP].result(timeout)
+
     def member_partitions(self, name: str) -> list[int]:
         """The partitions of the order-events topic that consumer ``name`` holds now (its
         client id ends with its pid: kafka_bridge.config.consumer_config)."""
-        from confluent_kafka.admin import AdminClient
-
         proc = self.procs.get(name)
         if proc is None:
             return []
-        admin = AdminClient({"bootstrap.servers": self.env["KAFKA_BOOTSTRAP_SERVERS"]})
-        group = admin.describe_consumer_groups([GROUP], request_timeout=10)[GROUP].result(10)
+        group = self.describe_group()
         return sorted(
             tp.partition
             for member in group.members

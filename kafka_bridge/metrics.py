@@ -16,16 +16,12 @@ Two sources, because the numbers live in two places:
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from kafka_bridge.registry import collectors_registered
-
-if TYPE_CHECKING:
-    from kafka_bridge.sync_status import SyncStatus
 
 # -- in consumer processes ------------------------------------------------------------
 
@@ -57,7 +53,7 @@ def observe_batch(topic: str, *, seconds: float, timestamps_ms: list[int | None]
     APPLY_SECONDS.labels(topic).observe(seconds)
     now_ms = time.time() * 1000
     age = EVENT_AGE_SECONDS.labels(topic)
-    step = max(1, len(timestamps_ms) // AGE_SAMPLES_PER_BATCH)
+    step = max(1, -(-len(timestamps_ms) // AGE_SAMPLES_PER_BATCH))  # rounded up: never more than the bound
     for ts in timestamps_ms[::step]:
         if ts and ts > 0:
             age.observe(max(0.0, (now_ms - ts) / 1000))
@@ -75,15 +71,12 @@ class BridgeCollector:
     What the apps' own tables say (orders by status, the ledger) comes from the collectors
     they register (``kafka_bridge.registry.collector_register``)."""
 
-    def __init__(self, status: SyncStatus | None = None) -> None:
-        self.status = status  # None: read it when collected
-
     def collect(self):
         # Imported here: consumer processes import this module for their counters, and need
         # none of what sync_status reads.
         from kafka_bridge.sync_status import sync_status
 
-        status = self.status or sync_status()
+        status = sync_status()
         published = CounterMetricFamily(
             "stocksync_events_published", "Outbox events delivered to Kafka.", labels=["outbox"]
         )

@@ -7,16 +7,33 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from confluent_kafka import Consumer, Message, Producer
 from django.db import connections
 
 from catalog.consumers import OrderEventsHandler
-from kafka_bridge.config import client_config
+from kafka_bridge.config import client_config, consumer_config
 from kafka_bridge.consumer import BatchConsumer, LoopStats
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def group_member(*, group_id: str, topic: str, timeout: float = 30) -> Iterator[Consumer]:
+    """A member of ``group_id`` on ``topic``, as a runconsumer is one (settings decide its
+    protocol), held until the block ends, once it has its partitions."""
+    member = Consumer(consumer_config(group_id=group_id, offset_reset="earliest"))
+    try:
+        member.subscribe([topic])
+        deadline = time.monotonic() + timeout
+        while not member.assignment() and time.monotonic() < deadline:
+            member.poll(0.2)
+        yield member
+    finally:
+        member.close()
 
 
 def produce(topic: str, values: list[bytes | None], *, key: bytes | None = None) -> None:

@@ -16,7 +16,7 @@ from catalog.models import StockMovement
 from kafka_bridge.config import client_config, dead_letter_topic
 from kafka_bridge.consumer import BatchConsumer
 from kafka_bridge.events import OrderEvent
-from testsupport.helpers import consume_orders, manage, produce, read_topic, stock_of
+from testsupport.helpers import consume_orders, group_member, manage, produce, read_topic, stock_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases=["default", "catalog"], transaction=True)]
 
@@ -127,22 +127,14 @@ def test_offsets_are_committed_once_per_interval_and_all_of_them_before_exit(top
 def test_either_group_protocol_applies_every_event_and_the_broker_runs_the_group_on_it(topic, products, protocol):
     from django.test import override_settings
 
-    from kafka_bridge.config import consumer_config
     from kafka_bridge.lag import group_describe
 
     produce(topic, [order(qty=2), order(qty=1)], key=b"k")
     group = f"test-protocol-{protocol}-{uuid.uuid4().hex[:6]}"
     with override_settings(KAFKA_GROUP_PROTOCOL=protocol):
         assert consume_orders(topic, group_id=group, idle=2).applied == 2
-        member = Consumer(consumer_config(group_id=group, offset_reset="earliest"))
-        member.subscribe([topic])
-        deadline = time.monotonic() + 30
-        while not member.assignment() and time.monotonic() < deadline:
-            member.poll(0.2)
-        try:
+        with group_member(group_id=group, topic=topic):
             described = group_describe(group_id=group)
-        finally:
-            member.close()
     assert described.protocol == protocol
     assert len(described.members) == 1 and len(described.members[0].partitions) == 3
     assert stock_of("CATALOG-002") == 110 - 3

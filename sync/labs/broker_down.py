@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 
-from catalog.models import StockMovement
 from orders.models import OutboxEvent
 from sync.labs.toolkit import Lab, LabFailed
 
@@ -33,12 +32,7 @@ def run(lab: Lab) -> str:
     lab.say(f"events waiting in the order service's outbox: {before}")
 
     lab.step(f"Place {ORDERS} orders for {PRODUCT} while it is down.")
-    placed = [lab.place(PRODUCT, 1) for _ in range(ORDERS)]
-    answers = sorted({f"{code} {body.get('status', body)}" for code, body in placed})
-    lab.check(
-        answers == ["201 PENDING"], f"{ORDERS} orders answered: {', '.join(answers)} (the web never waits on Kafka)"
-    )
-    order_ids = [body["orderId"] for _, body in placed]
+    order_ids = lab.place_pending(PRODUCT, ORDERS, why="the web never waits on Kafka")
 
     lab.step("Their events wait in the outbox, in the orders database, with the orders.")
     waiting = unsent()
@@ -49,13 +43,9 @@ def run(lab: Lab) -> str:
     lab.watch("/live/: the outbox falls to 0, then the catalog's lag rises and falls, then the orders leave PENDING.")
     drained = lab.wait("the relay to drain the outbox", lambda: unsent() == 0, timeout=120)
     lab.check(drained, "outbox backlog 0: the relay sent every waiting event")
-    decided = [lab.api("GET", f"/api/orders/{order_id}/?wait=30")[1]["status"] for order_id in order_ids]
-    lab.check(
-        all(status in ("CONFIRMED", "REJECTED") for status in decided),
-        f"statuses: {', '.join(f'{s} ×{decided.count(s)}' for s in sorted(set(decided)))}",
-    )
+    lab.check_decided(order_ids, wait=30)
 
     lab.step("Nothing lost, nothing doubled: the catalog's ledger.")
-    rows = StockMovement.objects.filter(order_id__in=order_ids, kind=StockMovement.Kind.ORDER).count()
+    rows = lab.ledger_rows(order_ids)
     lab.check(rows == ORDERS, f"{rows} ledger rows for {ORDERS} orders (one each)")
     return f"{ORDERS} orders taken with the broker down, outbox backlog {waiting} at its peak, all decided once"

@@ -116,7 +116,7 @@ def run(lab: Lab) -> str:
         lambda: StockMovement.objects.filter(order_id__in=stream.placed).count() >= len(stream.placed),
         timeout=60,
     )
-    rows = StockMovement.objects.filter(order_id__in=stream.placed, kind=StockMovement.Kind.ORDER).count()
+    rows = lab.ledger_rows(stream.placed)
     lab.check(
         decided and rows == len(stream.placed),
         f"{rows} ledger rows for {len(stream.placed)} orders: nothing lost, nothing doubled",

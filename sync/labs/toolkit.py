@@ -16,7 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from catalog.models import Product
+from catalog.models import Product, StockMovement
 from config.routers import CATALOG_DB
 from kafka_bridge.lag import group_lag
 from kafka_bridge.producer import shutdown_publisher
@@ -93,6 +93,26 @@ class Lab:
             unit_price = ProductReplica.objects.values_list("unit_price", flat=True).get(product_id=product_id)
         body = {"productId": product_id, "qty": qty, "unitPrice": unit_price}
         return self.api("POST", f"/order-service/{DEMO_USER}/orders", body, {"Idempotency-Key": str(uuid.uuid4())})
+
+    def place_pending(self, product_id: str, orders: int, *, why: str, unit_price: int | None = None) -> list[str]:
+        """Place ``orders`` orders of one unit, check each was answered 201 PENDING (``why``
+        says why that is the point), and return their orderIds."""
+        placed = [self.place(product_id, 1, unit_price) for _ in range(orders)]
+        answers = sorted({f"{code} {body.get('status', body)}" for code, body in placed})
+        self.check(answers == ["201 PENDING"], f"{orders} orders answered: {', '.join(answers)} ({why})")
+        return [body["orderId"] for _, body in placed]
+
+    def check_decided(self, order_ids: list[str], *, wait: int) -> None:
+        """Each order left PENDING (waiting up to ``wait`` s for each): CONFIRMED or REJECTED."""
+        decided = [self.api("GET", f"/api/orders/{order_id}/?wait={wait}")[1]["status"] for order_id in order_ids]
+        self.check(
+            all(status in ("CONFIRMED", "REJECTED") for status in decided),
+            f"statuses: {', '.join(f'{s} ×{decided.count(s)}' for s in sorted(set(decided)))}",
+        )
+
+    def ledger_rows(self, order_ids: list[str]) -> int:
+        """The catalog's ledger rows deciding these orders (one each, if nothing was lost or doubled)."""
+        return StockMovement.objects.filter(order_id__in=order_ids, kind=StockMovement.Kind.ORDER).count()
 
     def ready(self) -> None:
         try:

@@ -1,17 +1,14 @@
 """The live page's data: one reading of the whole flow, from the databases and Kafka."""
 
 import re
-import time
 import uuid
 
 import pytest
-from confluent_kafka import Consumer
 from django.test import Client, override_settings
 
-from kafka_bridge.config import consumer_config
 from kafka_bridge.producer import shutdown_publisher
 from sync.live import Reading, history_series, live_snapshot
-from testsupport.helpers import consume_orders, stock_of
+from testsupport.helpers import consume_orders, group_member, stock_of
 
 
 def test_rates_are_differences_between_readings_and_a_counter_that_fell_is_not_negative():
@@ -50,15 +47,8 @@ def test_the_reading_follows_an_order_and_names_the_member_that_holds_each_parti
 
         consume_orders(events, group_id=group, idle=2)
         # A member of the group, as runconsumer is one: the reading names it per partition.
-        member = Consumer(consumer_config(group_id=group, offset_reset="earliest"))
-        member.subscribe([events])
-        deadline = time.monotonic() + 30
-        while not member.assignment() and time.monotonic() < deadline:
-            member.poll(0.5)
-        try:
+        with group_member(group_id=group, topic=events):
             after = live_snapshot(max_age=0)
-        finally:
-            member.close()
     read = after["topics"][events]
     assert read["lag"] == 0 and read["state"] == "STABLE"
     (only,) = read["members"]

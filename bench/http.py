@@ -39,7 +39,10 @@ BARE = "/bench/bare-orders/bench"
 KEYED = "ours with an Idempotency-Key"
 
 
-def wrk(path: str, seconds: float, connections: int, token: str, script: str = "post.lua") -> float:
+def wrk(
+    path: str, seconds: float, connections: int, token: str, script: str = "post.lua", port: int = WEB_PORT
+) -> float:
+    """Requests per second that ``wrk`` got from ``path`` (keep-alive, one thread, POSTs of ``script``)."""
     out = subprocess.run(
         [
             "wrk",
@@ -50,7 +53,7 @@ def wrk(path: str, seconds: float, connections: int, token: str, script: str = "
             str(ROOT / "bench" / script),
             "-H",
             f"Authorization: Token {token}",
-            f"http://127.0.0.1:{WEB_PORT}{path}",
+            f"http://127.0.0.1:{port}{path}",
         ],
         capture_output=True,
         text=True,
@@ -121,6 +124,7 @@ def report(ours: list[float], bare: list[float], keyed: list[float], args) -> No
     settings = f"{args.server}, 2 workers, wrk -t1 -c{args.connections}, {args.rounds}×{args.seconds:g} s each"
     # Each round's rate: on a shared VM one round can be far off the others.
     ratios = ", ".join(f"{o / b:.2f}" for o, b in zip(ours, bare, strict=True))
+    median_ratio = statistics.median(o / b for o, b in zip(ours, bare, strict=True))
     print_table(
         "HTTP order creation (python -m bench.http)",
         [
@@ -136,9 +140,9 @@ def report(ours: list[float], bare: list[float], keyed: list[float], args) -> No
                 "orders/s",
                 statistics.mean(bare),
                 "≥ 0.90× baseline",
-                "order + outbox row in one transaction, "
+                "replica check, order and outbox row in one statement, "
                 + ("publish on commit" if django_settings.OUTBOX_PUBLISH_ON_COMMIT else "not published (relay's job)")
-                + f"; rounds {', '.join(f'{o:.0f}' for o in ours)} (ratio {ratios})",
+                + f"; rounds {', '.join(f'{o:.0f}' for o in ours)} (ratio {ratios}, median {median_ratio:.2f})",
             ),
             Row(
                 "http: the same with an Idempotency-Key",

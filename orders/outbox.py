@@ -9,8 +9,11 @@ from __future__ import annotations
 from django.conf import settings
 
 from kafka_bridge.events import ORDER_PLACED, OrderEvent
-from kafka_bridge.outbox import OutboxRow, outbox_send
+from kafka_bridge.outbox import OutboxRow, outbox_publish_on_commit, outbox_send
 from orders.models import Order, OutboxEvent
+
+# Committed, not yet handed to Kafka: where chaos kills the web process.
+CRASH_POINT = "web.after_commit"
 
 
 def order_event(order: Order, *, event_type: str = ORDER_PLACED) -> OrderEvent:
@@ -35,5 +38,11 @@ def outbox_send_order_event(*, order: Order, event_type: str, using: str) -> Out
         key=order.product_id,
         subject_id=str(order.order_id),
         payload=order_event(order, event_type=event_type).to_json(),
-        crash_point_name="web.after_commit",
+        crash_point_name=CRASH_POINT,
     )
+
+
+def outbox_publish_order_event(*, row: OutboxRow, using: str) -> None:
+    """Publish an event already in the outbox once the caller's transaction commits (at
+    once outside one)."""
+    outbox_publish_on_commit(model=OutboxEvent, rows=[row], using=using, crash_point_name=CRASH_POINT)

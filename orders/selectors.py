@@ -40,17 +40,22 @@ def product_replica_terms(*, product_id: str) -> OrderTerms | None:
     return OrderTerms(int(row[0]), bool(row[1])) if row else None
 
 
-def order_wait_final(*, order: Order, timeout: float) -> Order:
-    """The order, re-read until its status is no longer PENDING or ``timeout`` seconds pass.
+# GET ?wait re-reads the order this often for its first second: the catalog answers within
+# milliseconds, and a client feels each poll's gap on top of that (a 10 ms poll that doubled
+# added 10–20 ms to most answers: docs/BENCHMARKS.md, "Ninth pass"). A read by primary key
+# costs ~0.2 ms; after a second the gaps double up to 0.2 s.
+WAIT_POLL_SECONDS = 0.005
 
-    Polls its own row (cheap, indexed); the first checks come quickly because the catalog
-    usually answers within milliseconds.
-    """
-    deadline = time.monotonic() + timeout
-    pause = 0.01
+
+def order_wait_final(*, order: Order, timeout: float) -> Order:
+    """The order, re-read until its status is no longer PENDING or ``timeout`` seconds pass."""
+    started = time.monotonic()
+    deadline = started + timeout
+    pause = WAIT_POLL_SECONDS
     while order.status == Order.Status.PENDING and time.monotonic() < deadline:
         time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-        pause = min(pause * 2, 0.2)
+        if time.monotonic() - started > 1.0:
+            pause = min(pause * 2, 0.2)
         order = Order.objects.get(pk=order.pk)
     return order
 

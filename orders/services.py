@@ -5,14 +5,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connections, router, transaction
+from django.db.models.signals import post_save
 from django.utils import timezone
 
 from kafka_bridge.events import ORDER_CANCELLED, OrderResult, ProductSnapshot
 from kafka_bridge.messages import Record
+from kafka_bridge.outbox import OutboxRow
 from orders.models import Order, ProductReplica
-from orders.outbox import outbox_send_order_event
-from orders.selectors import could_be_order_id, product_replica_terms
+from orders.outbox import order_event, outbox_send_order_event
+from orders.placement_sql import order_place_sql
+from orders.selectors import OrderTerms, could_be_order_id, product_replica_terms
 
 logger = logging.getLogger(__name__)
 
@@ -46,27 +50,68 @@ class OrderConflict(Exception):
 
 
 def order_create(*, user_id: str, product_id: str, qty: int, unit_price: int) -> Order:
-    """Store a PENDING order; its event is recorded in the same transaction (``orders.signals``).
+    """Store a PENDING order; its event is recorded in the same transaction and handed to
+    the producer by ``post_save`` (``orders.signals``).
 
     The product must be known to the order service's replica of the catalog, for sale,
     and at this price; otherwise ``OrderRefused``. The total is computed here, never
     taken from the client. Stock is the catalog's to decide (the order's status follows).
+
+    On PostgreSQL the check and both rows are one statement (``orders.placement_sql``: the
+    API's hot path); elsewhere the ORM does the same in a transaction.
     """
-    product = product_replica_terms(product_id=product_id)
-    if product is None:
-        raise OrderRefused({"productId": [f"Unknown product {product_id!r}."]})
-    if not product.active:
-        raise OrderRefused({"productId": [f"{product_id} is not for sale."]})
-    if unit_price != product.unit_price:
-        raise OrderRefused({"unitPrice": [f"The price of {product_id} is {product.unit_price}, not {unit_price}."]})
-    with transaction.atomic():
-        return Order.objects.create(
-            user_id=user_id,
-            product_id=product_id,
-            qty=qty,
-            unit_price=unit_price,
-            total_price=qty * unit_price,
+    using = router.db_for_write(Order)
+    order = Order(
+        user_id=user_id,
+        product_id=product_id,
+        qty=qty,
+        unit_price=unit_price,
+        total_price=qty * unit_price,
+        created_at=timezone.now(),
+    )
+    place = order_create_sql if connections[using].vendor == "postgresql" else order_create_orm
+    place(order=order, using=using)
+    return order
+
+
+def order_create_orm(*, order: Order, using: str) -> None:
+    """Check ``order`` against the replica, then save it (``post_save`` records its event)."""
+    refusal = _refusal(order, product_replica_terms(product_id=order.product_id))
+    if refusal is not None:
+        raise refusal
+    with transaction.atomic(using=using):
+        order.save(using=using)
+
+
+def order_create_sql(*, order: Order, using: str) -> None:
+    """The same in one statement; then the same ``post_save``, which finds the event
+    already in the outbox and hands it to the producer."""
+    topic = settings.ORDER_EVENTS_TOPIC
+    payload = order_event(order).to_json()
+    placed = order_place_sql(order=order, topic=topic, payload=payload, using=using)
+    if placed.order_pk is None or placed.outbox_pk is None:
+        terms = None if placed.unit_price is None else OrderTerms(placed.unit_price, bool(placed.active))
+        refusal = _refusal(order, terms)
+        assert refusal is not None  # the statement inserts exactly when the terms accept the order
+        raise refusal
+    order.pk, order._state.adding, order._state.db = placed.order_pk, False, using
+    row = OutboxRow(placed.outbox_pk, topic, order.product_id, payload)
+    post_save.send(
+        sender=Order, instance=order, created=True, update_fields=None, raw=False, using=using, outbox_row=row
+    )
+
+
+def _refusal(order: Order, terms: OrderTerms | None) -> OrderRefused | None:
+    """Why the replica's ``terms`` refuse ``order``, or None if they accept it."""
+    if terms is None:
+        return OrderRefused({"productId": [f"Unknown product {order.product_id!r}."]})
+    if not terms.active:
+        return OrderRefused({"productId": [f"{order.product_id} is not for sale."]})
+    if order.unit_price != terms.unit_price:
+        return OrderRefused(
+            {"unitPrice": [f"The price of {order.product_id} is {terms.unit_price}, not {order.unit_price}."]}
         )
+    return None
 
 
 def order_cancel(*, order: Order) -> Order:

@@ -1,14 +1,26 @@
 """The order service's writes, without Kafka: statuses only move up, the replica keeps the
-newest version of each product, and an order is checked against the replica (PostgreSQL)."""
+newest version of each product, and an order is checked against the replica (PostgreSQL),
+placed in one statement (``orders.placement_sql``) or through the ORM (SQLite's way)."""
 
+import orjson
 import pytest
+from django.db.models.signals import post_save
+from django.test import override_settings
 
 from kafka_bridge.events import OrderResult, ProductSnapshot
-from orders.models import Order, ProductReplica
+from orders import services
+from orders.models import Order, OutboxEvent, ProductReplica
 from orders.services import OrderRefused, order_apply_results, order_create, replica_apply_snapshots
 from testsupport.factories import records
 
 pytestmark = pytest.mark.django_db(databases=["default", "catalog"])
+
+
+@pytest.fixture(params=["statement", "orm"])
+def placement(request, monkeypatch):
+    if request.param == "orm":
+        monkeypatch.setattr(services, "order_create_sql", services.order_create_orm)
+    return request.param
 
 
 def result(order: Order, status: str, reason: str = "") -> OrderResult:
@@ -75,10 +87,43 @@ def test_the_replica_keeps_the_newest_version_whatever_the_order_of_arrival():
     ],
 )
 def test_an_order_the_replica_cannot_vouch_for_is_refused_and_not_stored(
-    snapshots, product_id, unit_price, field, message
+    snapshots, product_id, unit_price, field, message, placement
 ):
     replica_apply_snapshots(records=records(snapshots))
     with pytest.raises(OrderRefused) as refused:
         order_create(user_id="u", product_id=product_id, qty=1, unit_price=unit_price)
     assert refused.value.errors == {field: [message]}
-    assert not Order.objects.exists()
+    assert not Order.objects.exists() and not OutboxEvent.objects.exists()
+
+
+@override_settings(OUTBOX_PUBLISH_ON_COMMIT=False)
+def test_an_order_is_stored_with_its_event_the_same_way_in_one_statement_or_through_the_orm(placement):
+    replica_apply_snapshots(records=records([snapshot(1, price=700)]))
+    saved = []
+
+    def receiver(sender, instance, created, **kwargs):
+        saved.append((instance.pk, created))
+
+    post_save.connect(receiver, sender=Order)
+    try:
+        order = order_create(user_id="alice", product_id="P-1", qty=3, unit_price=700)
+    finally:
+        post_save.disconnect(receiver, sender=Order)
+
+    assert saved == [(order.pk, True)]  # post_save, once, with the stored order
+    stored = Order.objects.get()
+    assert stored.pk == order.pk and not order._state.adding
+    fields = ("order_id", "user_id", "product_id", "qty", "unit_price", "total_price", "status", "reason")
+    assert [getattr(stored, f) for f in fields] == [getattr(order, f) for f in fields]
+    assert (stored.total_price, stored.status, stored.reason, stored.status_changed_at) == (2100, "PENDING", "", None)
+    assert stored.created_at == order.created_at
+    event = OutboxEvent.objects.get()  # one row: the signal did not write a second
+    assert (event.key, event.subject_id, event.sent_at, event.attempts) == ("P-1", str(order.order_id), None, 0)
+    assert orjson.loads(bytes(event.payload)) == {
+        "productId": "P-1",
+        "qty": 3,
+        "unitPrice": 700,
+        "totalPrice": 2100,
+        "orderId": str(order.order_id),
+        "userId": "alice",
+    }

@@ -1,0 +1,88 @@
+"""An order placed in one round trip to PostgreSQL: the API's hot path.
+
+``orders.services.order_create`` uses this on PostgreSQL and the ORM elsewhere (SQLite);
+both have the same effect, and the tests run both.
+
+One statement checks the product against the replica of the catalog, inserts the order
+and inserts its outbox row, or does nothing. A single statement is atomic by itself, so
+there is no BEGIN and no COMMIT to send: the ORM's way took five round trips (the
+replica's ``SELECT``, ``BEGIN``, two ``INSERT``s, ``COMMIT``), this takes one — what the
+bare create-with-INSERT endpoint of ``bench.http`` pays (docs/BENCHMARKS.md, "Ninth pass").
+
+Everything the rows hold is known before the statement runs: the orderId is a UUID made
+here, the event's JSON is built from the order's fields, the times are taken here as
+Django's ``auto_now_add`` would.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from django.db import connections
+
+from orders.models import Order, OutboxEvent, ProductReplica
+
+
+class Placed(NamedTuple):
+    """What the statement saw and did: the replica's terms (None: unknown product) and,
+    if the order was inserted, its id and its outbox row's id."""
+
+    unit_price: int | None
+    active: bool | None
+    order_pk: int | None
+    outbox_pk: int | None
+
+
+def _statement(using: str) -> str:
+    quote = connections[using].ops.quote_name
+    replica, order, outbox = (quote(m._meta.db_table) for m in (ProductReplica, Order, OutboxEvent))
+    # The order's columns are the model's (status_changed_at stays NULL until the catalog
+    # answers); the outbox row's are those of kafka_bridge.outbox.outbox_record.
+    return f"""
+WITH terms AS (
+    SELECT unit_price, active FROM {replica} WHERE product_id = %(product_id)s
+), placed AS (
+    INSERT INTO {order} (order_id, user_id, product_id, qty, unit_price, total_price, status, reason, created_at)
+    SELECT %(order_id)s, %(user_id)s, %(product_id)s, %(qty)s, %(unit_price)s, %(total_price)s, %(status)s, '',
+        %(created_at)s
+    FROM terms WHERE terms.active AND terms.unit_price = %(unit_price)s
+    RETURNING id
+), announced AS (
+    INSERT INTO {outbox} (topic, key, subject_id, payload, created_at, attempts, last_error)
+    SELECT %(topic)s, %(key)s, %(subject_id)s, %(payload)s, %(created_at)s, 0, '' FROM placed
+    RETURNING id
+)
+SELECT terms.unit_price, terms.active, placed.id, announced.id
+FROM terms LEFT JOIN placed ON true LEFT JOIN announced ON true
+"""  # noqa: S608 - table names are the models', quoted
+
+
+_statements: dict[str, str] = {}
+
+
+def order_place_sql(*, order: Order, topic: str, payload: bytes, using: str) -> Placed:
+    """Insert ``order`` (not yet saved, every field set) and its event's outbox row, if the
+    replica knows its product, has it for sale and at its unit price; in one statement."""
+    if using not in _statements:
+        _statements[using] = _statement(using)
+    params = {
+        "product_id": order.product_id,
+        "order_id": order.order_id,
+        "user_id": order.user_id,
+        "qty": order.qty,
+        "unit_price": order.unit_price,
+        "total_price": order.total_price,
+        "status": order.status,
+        "created_at": order.created_at,
+        "topic": topic,
+        "key": order.product_id,
+        "subject_id": str(order.order_id),
+        "payload": payload,
+    }
+    with connections[using].cursor() as cursor:
+        cursor.execute(_statements[using], params)
+        row = cursor.fetchone()
+    if row is None:
+        return Placed(None, None, None, None)
+    unit_price, active, order_pk, outbox_pk = row
+    return Placed(int(unit_price), bool(active), order_pk, outbox_pk)

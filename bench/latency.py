@@ -1,17 +1,17 @@
 """End-to-end latency: from an order's commit to its stock change and to its CONFIRMED
 status, at order rates set against the bare endpoint's capacity measured in the same run.
 
-    python -m bench.latency [--rates half] [--seconds 20] [--warm-up 30]
+    python -m bench.latency [--rates 0.25x,half] [--seconds 20] [--warm-up 30]
 
 Runs the real path — gunicorn (2 workers) serving the order API, the web process's
 producer, one broker, ``runconsumer`` (the catalog) and ``runorderconsumer`` (the order
 service's statuses) — and, after a warm-up at 200 orders/s (steady state is measured, not
 the JVM's start), measures the bare DRF create-with-INSERT endpoint's capacity with wrk
 (``bench.http``'s baseline, same server, same run). ``--rates`` are orders per second, or
-``half`` (the default): half of that capacity, so that the machine is busy but not
-saturated. At each rate orders are placed over HTTP (open loop: orders go out on
-schedule, each of 8 client threads waiting only for its own last answer); where the
-machine cannot place them that fast, the run takes longer and says so. Per order:
+fractions of that capacity (``0.25x``; ``half`` is 0.5x; the default is both). At each
+rate orders are placed over HTTP (open loop: orders go out on schedule, each of 8 client
+threads waiting only for its own last answer); where the machine cannot place them that
+fast, the run takes longer and says so. Per order:
 
 * commit → stock change: the ledger row's ``applied_at`` (PostgreSQL ``clock_timestamp()``
   as the row is written, just before its transaction commits) − the order's ``created_at``
@@ -92,6 +92,17 @@ def place_orders(rate: float, seconds: float, products: list[str], token: str, t
     return sum(accepted), time.monotonic() - started
 
 
+def rate_asked(text: str, capacity: float) -> float:
+    """``--rates`` items: orders per second ("200"), a fraction of the bare endpoint's
+    capacity ("0.25x"), or "half" (0.5x)."""
+    text = text.strip()
+    if text == "half":
+        return capacity / 2
+    if text.endswith("x"):
+        return capacity * float(text[:-1])
+    return float(text)
+
+
 def latencies_ms() -> tuple[list[float], list[float]]:
     """Per order decided: commit → ledger row, and commit → status no longer PENDING."""
     from catalog.models import StockMovement
@@ -135,7 +146,9 @@ def percentile(values: list[float], q: float) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--rates", default="half", help="orders per second, comma-separated; half: half the bare endpoint's capacity"
+        "--rates",
+        default="0.25x,half",
+        help="orders per second, comma-separated; 0.25x: a quarter of the bare endpoint's capacity; half: 0.5x",
     )
     parser.add_argument("--seconds", type=float, default=20, help="seconds of load per rate")
     parser.add_argument(
@@ -176,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
             progress("the bare endpoint's capacity: wrk for 8 s")
             wrk(BARE, 2, 8, token, port=WEB_PORT)  # its code path warmed
             capacity = wrk(BARE, 8, 8, token, port=WEB_PORT)
-            rates = [capacity / 2 if r.strip() == "half" else float(r) for r in args.rates.split(",")]
+            rates = [rate_asked(r, capacity) for r in args.rates.split(",")]
             for rate in rates:
                 with connections["default"].cursor() as c:
                     c.execute("TRUNCATE orders_order, orders_outboxevent, orders_idempotencykey")

@@ -14,8 +14,8 @@ from kafka_bridge.events import ORDER_CANCELLED, OrderResult, ProductSnapshot
 from kafka_bridge.messages import Record
 from kafka_bridge.outbox import OutboxRow
 from orders.models import Order, ProductReplica
+from orders.order_sql import order_place_sql, order_statuses_lock_sql, order_statuses_write_sql
 from orders.outbox import order_event, outbox_send_order_event
-from orders.placement_sql import order_place_sql
 from orders.selectors import OrderTerms, could_be_order_id, product_replica_terms
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def order_create(*, user_id: str, product_id: str, qty: int, unit_price: int) ->
     and at this price; otherwise ``OrderRefused``. The total is computed here, never
     taken from the client. Stock is the catalog's to decide (the order's status follows).
 
-    On PostgreSQL the check and both rows are one statement (``orders.placement_sql``: the
+    On PostgreSQL the check and both rows are one statement (``orders.order_sql``: the
     API's hot path); elsewhere the ORM does the same in a transaction.
     """
     using = router.db_for_write(Order)
@@ -132,36 +132,57 @@ def order_apply_results(*, records: list[Record[OrderResult]]) -> Applied:
 
     Idempotent and safe out of order: a status only moves up ``STATUS_RANK``, so a
     duplicate or late result changes nothing. Results for orders this service does not
-    know (the tutorial's hand-typed ``orderId``) are skipped.
+    know (the tutorial's hand-typed ``orderId``) are skipped. On PostgreSQL the orders
+    are read and written by plain SQL (``orders.order_sql``: the order consumer's hot
+    path); elsewhere through the ORM, with the same effect.
     """
     result = Applied()
     now = timezone.now()
-    with transaction.atomic():
-        orders = {
-            str(o.order_id): o
-            for o in Order.objects.select_for_update()
-            .filter(order_id__in=[r.event.order_id for r in records if could_be_order_id(r.event.order_id)])
-            .order_by("order_id")
-        }
-        changed: dict[str, Order] = {}
+    using = router.db_for_write(Order)
+    if connections[using].vendor == "postgresql":
+        lock, write = order_statuses_lock_sql, order_statuses_write_sql
+    else:
+        lock, write = order_statuses_lock_orm, order_statuses_write_orm
+    with transaction.atomic(using=using):
+        statuses = lock(
+            order_ids=sorted({r.event.order_id for r in records if could_be_order_id(r.event.order_id)}), using=using
+        )
+        changes: dict[str, tuple[str, str]] = {}
         for record in records:
             outcome = record.event
-            order = orders.get(outcome.order_id)
-            if order is None:
+            current = statuses.get(outcome.order_id)
+            if current is None:
                 logger.info(
                     "result for unknown order %s (%s): skipped", outcome.order_id, record.where, extra=record.log_fields
                 )
                 result.skipped += 1
                 continue
-            status = Order.Status(outcome.status)
-            if STATUS_RANK[status] <= STATUS_RANK[Order.Status(order.status)]:
+            if STATUS_RANK[Order.Status(outcome.status)] <= STATUS_RANK[Order.Status(current)]:
                 result.skipped += 1
                 continue
-            order.status, order.reason, order.status_changed_at = status, outcome.reason, now
-            changed[outcome.order_id] = order
+            statuses[outcome.order_id] = outcome.status
+            changes[outcome.order_id] = (outcome.status, outcome.reason)
             result.applied += 1
-        Order.objects.bulk_update(list(changed.values()), ["status", "reason", "status_changed_at"])
+        write(changes=changes, at=now, using=using)
     return result
+
+
+def order_statuses_lock_orm(*, order_ids: list[str], using: str) -> dict[str, str]:
+    """Lock these orders (in orderId order) and return each one's status."""
+    return {
+        str(order_id): status
+        for order_id, status in Order.objects.using(using)
+        .select_for_update()
+        .filter(order_id__in=order_ids)
+        .order_by("order_id")
+        .values_list("order_id", "status")
+    }
+
+
+def order_statuses_write_orm(*, changes: dict[str, tuple[str, str]], at, using: str) -> None:
+    """Set each order's (status, reason) and ``status_changed_at``, through the ORM."""
+    for order_id, (status, reason) in changes.items():
+        Order.objects.using(using).filter(order_id=order_id).update(status=status, reason=reason, status_changed_at=at)
 
 
 def replica_apply_snapshots(*, records: list[Record[ProductSnapshot]]) -> Applied:

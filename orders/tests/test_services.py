@@ -23,6 +23,15 @@ def placement(request, monkeypatch):
     return request.param
 
 
+@pytest.fixture(params=["sql", "orm"])
+def statuses_writer(request, monkeypatch):
+    """How the catalog's answers are read and written: plain SQL (PostgreSQL) or the ORM."""
+    if request.param == "orm":
+        monkeypatch.setattr(services, "order_statuses_lock_sql", services.order_statuses_lock_orm)
+        monkeypatch.setattr(services, "order_statuses_write_sql", services.order_statuses_write_orm)
+    return request.param
+
+
 def result(order: Order, status: str, reason: str = "") -> OrderResult:
     return OrderResult(str(order.order_id), status, reason, order.product_id, 0)
 
@@ -42,7 +51,7 @@ def order():
     return order_create(user_id="u", product_id="P-1", qty=1, unit_price=1000)
 
 
-def test_a_result_moves_a_pending_order_and_a_late_or_repeated_one_changes_nothing(order):
+def test_a_result_moves_a_pending_order_and_a_late_or_repeated_one_changes_nothing(order, statuses_writer):
     applied = order_apply_results(records=records([result(order, "CONFIRMED")]))
     assert (applied.applied, applied.skipped) == (1, 0)
     assert status_of(order) == ("CONFIRMED", "")
@@ -54,14 +63,27 @@ def test_a_result_moves_a_pending_order_and_a_late_or_repeated_one_changes_nothi
     assert status_of(order) == ("CONFIRMED", "")
 
 
-def test_cancelled_outranks_a_decision_and_nothing_moves_it_back(order):
+def test_cancelled_outranks_a_decision_and_nothing_moves_it_back(order, statuses_writer):
     order_apply_results(records=records([result(order, "CANCELLED"), result(order, "CONFIRMED")]))
     assert status_of(order) == ("CANCELLED", "")
     order_apply_results(records=records([result(order, "REJECTED", "CANCELLED_FIRST")]))
     assert status_of(order) == ("CANCELLED", "")
 
 
-def test_a_result_for_an_order_this_service_never_made_is_skipped():
+def test_one_batch_moves_each_of_its_orders_with_its_own_reason(order, statuses_writer):
+    other = order_create(user_id="u", product_id="P-1", qty=2, unit_price=1000)
+    untouched = order_create(user_id="u", product_id="P-1", qty=3, unit_price=1000)
+    batch = [result(order, "REJECTED", "INSUFFICIENT_STOCK"), result(other, "CONFIRMED"), result(order, "CONFIRMED")]
+    applied = order_apply_results(records=records(batch))
+    assert (applied.applied, applied.skipped) == (2, 1)
+    assert status_of(order) == ("REJECTED", "INSUFFICIENT_STOCK")
+    assert status_of(other) == ("CONFIRMED", "")
+    assert status_of(untouched) == ("PENDING", "")
+    assert order.status_changed_at is not None and order.status_changed_at == other.status_changed_at
+    assert untouched.status_changed_at is None
+
+
+def test_a_result_for_an_order_this_service_never_made_is_skipped(statuses_writer):
     dummy = OrderResult("test-order-id-dummy-id", "CONFIRMED", "", "CATALOG-001", -10)  # the tutorial's hand-typed one
     assert order_apply_results(records=records([dummy])).skipped == 1
 

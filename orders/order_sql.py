@@ -1,9 +1,10 @@
-"""An order placed in one round trip to PostgreSQL: the API's hot path.
+"""The order service's hot paths on PostgreSQL: placing an order (the API's), and moving
+orders to the catalog's answers (``runorderconsumer``'s).
 
-``orders.services.order_create`` uses this on PostgreSQL and the ORM elsewhere (SQLite);
-both have the same effect, and the tests run both.
+``orders.services`` uses these on PostgreSQL and the ORM elsewhere (SQLite); both have the
+same effect, and the tests run both.
 
-One statement checks the product against the replica of the catalog, inserts the order
+``order_place_sql``: one statement checks the product against the replica of the catalog, inserts the order
 and inserts its outbox row, or does nothing. A single statement is atomic by itself, so
 there is no BEGIN and no COMMIT to send: the ORM's way took five round trips (the
 replica's ``SELECT``, ``BEGIN``, two ``INSERT``s, ``COMMIT``), this takes one — what the
@@ -12,10 +13,17 @@ bare create-with-INSERT endpoint of ``bench.http`` pays (docs/BENCHMARKS.md, "Ni
 Everything the rows hold is known before the statement runs: the orderId is a UUID made
 here, the event's JSON is built from the order's fields, the times are taken here as
 Django's ``auto_now_add`` would.
+
+``order_statuses_lock_sql`` and ``order_statuses_write_sql``: the batch's orders locked and
+read as (orderId, status) pairs, then changed by one ``UPDATE`` from arrays; the ORM built a
+model instance per order and ``bulk_update`` a ``CASE`` per column, which cost the order
+consumer more CPU per order than the catalog's whole decision (docs/BENCHMARKS.md, "Ninth
+pass").
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import NamedTuple
 
 from django.db import connections
@@ -86,3 +94,31 @@ def order_place_sql(*, order: Order, topic: str, payload: bytes, using: str) -> 
         return Placed(None, None, None, None)
     unit_price, active, order_pk, outbox_pk = row
     return Placed(int(unit_price), bool(active), order_pk, outbox_pk)
+
+
+def order_statuses_lock_sql(*, order_ids: list[str], using: str) -> dict[str, str]:
+    """Lock these orders (in orderId order, as every writer of several orders does) and
+    return each one's status; orders not found are left out."""
+    table = connections[using].ops.quote_name(Order._meta.db_table)
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            f"SELECT order_id::text, status FROM {table} WHERE order_id = ANY(%s::uuid[])"  # noqa: S608
+            " ORDER BY order_id FOR UPDATE",
+            [order_ids],
+        )
+        return dict(cursor.fetchall())
+
+
+def order_statuses_write_sql(*, changes: dict[str, tuple[str, str]], at: datetime, using: str) -> None:
+    """Set each order's (status, reason), and its ``status_changed_at`` to ``at``."""
+    if not changes:
+        return
+    table = connections[using].ops.quote_name(Order._meta.db_table)
+    statuses, reasons = zip(*changes.values(), strict=True)
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} o SET status = c.status, reason = c.reason, status_changed_at = %s"  # noqa: S608
+            " FROM unnest(%s::uuid[], %s::text[], %s::text[]) AS c(order_id, status, reason)"
+            " WHERE o.order_id = c.order_id",
+            [at, list(changes), list(statuses), list(reasons)],
+        )

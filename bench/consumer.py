@@ -268,6 +268,25 @@ def main(argv: list[str] | None = None) -> None:
                 settings=f"{args.events:,} rows, 5,000 per transaction, one connection, same database, same run",
             )
         ]
+        # The floor under any Python consumer (bench/floor_consumer.py): fetch, parse, COPY,
+        # nothing else. What it leaves below the ceiling is Kafka's and Python's share.
+        floor, floor_cpu = measure(
+            "floor (fetch, parse, COPY)",
+            ["-m", "bench.floor_consumer", "--topic", topic, "--group-id", group(), "--limit", str(args.events)]
+            + ["--batch-size", str(args.batch_size)],
+            args.events,
+            home,
+        )
+        cpu_rows.append(cpu_row("floor: fetch, parse, COPY (no logic)", floor_cpu))
+        ceiling_rows.append(
+            Row(
+                "floor: fetch from Kafka, parse, COPY; no logic",
+                floor,
+                "events/s",
+                ceiling,
+                settings="bench/floor_consumer.py: no checks, decisions, stock, results or offset commits",
+            )
+        )
         targets = {1: "≥ 80× baseline", 3: ""}
         ceiling_targets = {1: "≥ 0.50 of the ceiling", 3: "≥ 0.70 of the ceiling"}
         for processes in (1, 2, 3) if args.cluster else (1, TOPIC_PARTITIONS):

@@ -8,18 +8,20 @@ elsewhere (SQLite); both have the same effect, and the tests run both.
   the ledger already decided for the batch's orders — a second statement, so that its
   snapshot is taken after the locks are held and includes whatever the previous holder
   committed.
-* ``stock_write_decisions_sql``: one statement writes the ledger rows and sets each
-  product's stock to its last decision's ``stock_after``.
+* ``stock_write_decisions_sql``: write the ledger rows and set each product's stock to
+  its last decision's ``stock_after``.
 
-The batch reaches PostgreSQL in one of two ways, same statements around it:
+The batch reaches PostgreSQL in one of two ways:
 
 * a small batch (a lone order under light load: the latency case) as one array
-  parameter per column, bound server-side in binary, the read's statements pipelined —
-  three round trips with COMMIT;
-* a large one (a backlog: the throughput case) through ``COPY`` into temporary tables,
-  the fastest way in for thousands of rows (psycopg builds big array parameters in
-  Python, which costs more than the copy) but more round trips and a truncation of the
-  tables at each commit.
+  parameter per column, bound server-side in binary, the read's statements pipelined,
+  the write one statement — three round trips with COMMIT;
+* a large one (a backlog: the throughput case) through ``COPY``, the fastest way in for
+  thousands of rows (psycopg builds big array parameters in Python, which costs more
+  than the copy): its (orderId, productId) pairs into a temporary table for the read,
+  its ledger rows straight into the ledger, then one ``UPDATE`` of the stock. Straight
+  in, not through a second temporary table and an ``INSERT … SELECT``: PostgreSQL wrote
+  each row twice that way (docs/BENCHMARKS.md, "Ninth pass").
 
 docs/BENCHMARKS.md has the measurements behind ``ARRAYS_UP_TO``.
 """
@@ -32,6 +34,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db import connections
+from django.utils import timezone
 from psycopg import Cursor
 
 from catalog.reservations import Decided, Decisions, ProductState
@@ -42,11 +45,7 @@ from kafka_bridge.messages import Record
 ARRAYS_UP_TO = 200
 
 STAGING = """
-CREATE TEMPORARY TABLE IF NOT EXISTS stock_batch (order_id text, product_id text) ON COMMIT DELETE ROWS;
-CREATE TEMPORARY TABLE IF NOT EXISTS stock_decided (
-    ord integer, order_id text, kind text, outcome text, reason text, product_id text,
-    delta bigint, stock_after bigint, topic text, part integer, off bigint
-) ON COMMIT DELETE ROWS
+CREATE TEMPORARY TABLE IF NOT EXISTS stock_batch (order_id text, product_id text) ON COMMIT DELETE ROWS
 """
 
 # A batch is a few thousand rows probing a ledger of millions by its unique index: index
@@ -82,6 +81,16 @@ INSERT INTO catalog_stockmovement
 SELECT order_id, kind, outcome, reason, product_id, delta, stock_after, topic, part, off, clock_timestamp()
 FROM decided ORDER BY ord
 """
+# A large batch: its ledger rows COPY'd into the ledger (applied_at: when the batch is
+# written), then the stock of each product it changed.
+LEDGER_COLUMNS = (
+    'order_id, kind, outcome, reason, product_id, delta, stock_after, topic, "partition", "offset", applied_at'
+)
+STOCK_FROM_ARRAYS = """
+UPDATE catalog_product p SET stock = s.stock
+FROM unnest(%s::text[], %s::bigint[]) AS s(product_id, stock)
+WHERE p.product_id = s.product_id AND p.stock <> s.stock
+"""
 DECIDED_COLUMNS = "ord, order_id, kind, outcome, reason, product_id, delta, stock_after, topic, part, off"
 
 # The batch as arrays (one parameter each) ...
@@ -96,14 +105,13 @@ FROM_ARRAYS = {
         AS d(order_id, kind, outcome, reason, product_id, delta, stock_after, topic, part, off, ord)
     """,
 }
-# ... or COPY'd into the temporary tables.
+# ... or COPY'd into the temporary table.
 FROM_STAGING = {
     "products": "SELECT product_id FROM stock_batch",
     "orders": "SELECT order_id FROM stock_batch",
-    "decided": f"SELECT {DECIDED_COLUMNS} FROM stock_decided",
 }
 
-_staged: weakref.WeakSet[Any] = weakref.WeakSet()  # connections that have the staging tables
+_staged: weakref.WeakSet[Any] = weakref.WeakSet()  # connections that have the staging table
 
 
 def stock_read_batch_sql(
@@ -169,13 +177,16 @@ def stock_write_decisions_sql(*, decisions: Decisions, using: str) -> None:
             cursor.execute(WRITE.format(**FROM_ARRAYS), columns, binary=True)
         return
 
-    def write(cursor):
-        with cursor.copy(f"COPY stock_decided ({DECIDED_COLUMNS}) FROM STDIN") as copy:
-            for ord_, row in enumerate(rows, start=1):
-                copy.write_row((ord_, *row))
-        cursor.execute(WRITE.format(**FROM_STAGING))
-
-    _with_staging(using, write)
+    # A large batch's ledger rows go straight into the ledger by COPY, in the batch's order
+    # (the ids follow it); then one UPDATE sets each product's stock to its last decision.
+    applied_at = timezone.now()
+    stock = decisions.stock
+    with _raw(using) as raw, raw.cursor() as cursor:
+        with cursor.copy(f"COPY catalog_stockmovement ({LEDGER_COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((*row, applied_at))
+        if stock:
+            cursor.execute(STOCK_FROM_ARRAYS, [list(stock), list(stock.values())], binary=True)
 
 
 @contextmanager

@@ -32,6 +32,7 @@ def test_consumer_benchmark():
     out = run_bench("bench.consumer", "--events", "4000", "--baseline-events", "50", "--batch-size", "500")
     assert value(out, "consumer: one event at a time (baseline)") > 0
     assert value(out, "ceiling: bare COPY into catalog_stockmovement") > 0
+    assert value(out, "floor: fetch from Kafka, parse, COPY; no logic") > 0
     assert value(out, "consumer: runconsumer --processes 1") > 0
     assert value(out, "consumer: runconsumer --processes 3") > 0
     assert value(out, "cpu per event, runconsumer --processes 1") > 0

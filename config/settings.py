@@ -269,9 +269,11 @@ KAFKA_PUBLISHER_LINGER_MS = int(os.environ.get("KAFKA_PUBLISHER_LINGER_MS", "0")
 # applied at once and batches fill by themselves under load (librdkafka prefetches).
 CONSUMER_BATCH_SIZE = int(os.environ.get("CONSUMER_BATCH_SIZE", "2000"))
 CONSUMER_BATCH_WAIT_SECONDS = float(os.environ.get("CONSUMER_BATCH_WAIT_SECONDS", "0"))
-# Fetch and decode the next batch while one thread applies this one (kafka_bridge/consumer.py);
-# off: one batch at a time, in one thread (docs/BENCHMARKS.md, "Eighth pass", compares them).
-CONSUMER_PIPELINE = os.environ.get("CONSUMER_PIPELINE", "true").lower() not in ("0", "false", "no", "off")
+# On: fetch and decode the next batch while one thread applies this one (kafka_bridge/consumer.py).
+# Off by default: on this project's 2-core machines it was 8–13% slower than one batch at a
+# time and spent more CPU per event (its batches come smaller, and both threads want the one
+# GIL): docs/BENCHMARKS.md, "Ninth pass". It may pay where the database is far away.
+CONSUMER_PIPELINE = env_bool("CONSUMER_PIPELINE", False)
 # Consumers commit their offsets to Kafka at most this often (and whenever they go quiet,
 # lose partitions or stop), not after every batch: under light load a batch is a single
 # event, and a commit per batch cost the broker one more request per order

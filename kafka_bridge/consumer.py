@@ -19,12 +19,13 @@ the loop goes quiet, loses partitions or stops), not after every batch: under li
 load a batch is one event, and a commit per batch was one more broker request per order.
 A crash redelivers what was applied since the last commit, which the ledger skips.
 
-The loop is a two-stage pipeline (``pipeline=True``, settings ``CONSUMER_PIPELINE``): while
-one thread applies batch N in the database and waits for its replies' acknowledgements,
-the loop fetches and decodes batch N+1. Batches still apply one after the other, in order,
-on one connection; N+1 is handed over only once N is applied and published, and N's
-offsets are recorded only then. A rebalance that takes partitions away waits for the
-batch in flight before committing (docs/BENCHMARKS.md, "Eighth pass", has the gain).
+The loop can run as a two-stage pipeline (``pipeline=True``, settings ``CONSUMER_PIPELINE``;
+off by default): while one thread applies batch N in the database and waits for its
+replies' acknowledgements, the loop fetches and decodes batch N+1. Batches still apply one
+after the other, in order, on one connection; N+1 is handed over only once N is applied
+and published, and N's offsets are recorded only then. A rebalance that takes partitions
+away waits for the batch in flight before committing. On two cores it lost to one batch
+at a time (docs/BENCHMARKS.md, "Ninth pass"); both are tested.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from catalog.models import StockMovement
 from kafka_bridge.config import client_config, dead_letter_topic
 from kafka_bridge.consumer import BatchConsumer
 from kafka_bridge.events import OrderEvent
-from testsupport.helpers import consume_orders, group_member, manage, produce, read_topic, stock_of
+from testsupport.helpers import consume_orders, group_member, manage, manage_env, produce, read_topic, stock_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases=["default", "catalog"], transaction=True)]
 
@@ -25,7 +25,14 @@ def order(product_id="CATALOG-002", qty=1, order_id=None) -> bytes:
     return OrderEvent(product_id, qty, 1000, qty * 1000, order_id or str(uuid.uuid4()), "user-1").to_json()
 
 
-def test_bad_message_is_dead_lettered_with_reason_and_the_next_ones_are_decided(topic, products):
+@pytest.fixture(params=[False, True], ids=["one-stage", "pipelined"])
+def pipeline(request, settings):
+    """The loop as it runs by default (one batch at a time) and pipelined (CONSUMER_PIPELINE)."""
+    settings.CONSUMER_PIPELINE = request.param
+    return request.param
+
+
+def test_bad_message_is_dead_lettered_with_reason_and_the_next_ones_are_decided(topic, products, pipeline):
     produce(
         topic,
         [b"not json", order(product_id="CATALOG-404", order_id="order-x"), order(qty=3, order_id="order-good")],
@@ -47,7 +54,7 @@ def test_bad_message_is_dead_lettered_with_reason_and_the_next_ones_are_decided(
     assert int(bad_json["dlt.original.offset"]) == 0
 
 
-def test_consumer_stopped_with_sigterm_mid_stream_and_restarted_applies_every_order_once(topic, products):
+def test_consumer_stopped_with_sigterm_mid_stream_and_restarted_applies_every_order_once(topic, products, pipeline):
     total = 400
     events = [
         order(product_id=pid, qty=1) for pid in ("CATALOG-001", "CATALOG-002", "CATALOG-003") for _ in range(total // 4)
@@ -61,8 +68,18 @@ def test_consumer_stopped_with_sigterm_mid_stream_and_restarted_applies_every_or
 
     producer = threading.Thread(target=produce_slowly)
     producer.start()
+    env = manage_env(CONSUMER_PIPELINE=str(pipeline).lower())
     consumer = manage(
-        "runconsumer", "--topic", topic, "--group-id", group, "--batch-size", "10", stderr=subprocess.PIPE, text=True
+        "runconsumer",
+        "--topic",
+        topic,
+        "--group-id",
+        group,
+        "--batch-size",
+        "10",
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 60
     while StockMovement.objects.count() == 0 and time.monotonic() < deadline:
@@ -75,7 +92,7 @@ def test_consumer_stopped_with_sigterm_mid_stream_and_restarted_applies_every_or
     assert 0 < applied_before_restart
     producer.join()
 
-    restarted = manage("runconsumer", "--topic", topic, "--group-id", group, "--exit-when-idle", "3")
+    restarted = manage("runconsumer", "--topic", topic, "--group-id", group, "--exit-when-idle", "3", env=env)
     assert restarted.wait(120) == 0
     assert StockMovement.objects.count() == len(events)
     for pid, initial in (("CATALOG-001", 100), ("CATALOG-002", 110), ("CATALOG-003", 120)):

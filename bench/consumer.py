@@ -26,6 +26,7 @@ import argparse
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -204,6 +205,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--sweep", action="store_true", help="also measure batch sizes and draw the chart")
     parser.add_argument(
+        "--pipeline-rounds",
+        type=int,
+        default=2,
+        help="rounds of one process with CONSUMER_PIPELINE false, then true (default: %(default)s)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="also run one process under py-spy and print where its time goes (by function, self and total)",
@@ -317,19 +324,32 @@ def main(argv: list[str] | None = None) -> None:
                     f"{settings}, batch {args.batch_size:,}",
                 )
             )
-        # The same one process with the pipeline (the next batch fetched and decoded while this
-        # one is applied: CONSUMER_PIPELINE, off by default), against the default in this run.
-        rate, cpu = measure(
-            "runconsumer, pipelined",
-            ["manage.py", "runconsumer", *common, "--group-id", group(), "--batch-size", str(args.batch_size)],
-            args.events,
-            home,
-            env={"CONSUMER_PIPELINE": "true"},
-        )
-        cpu_rows.append(cpu_row("runconsumer --processes 1, CONSUMER_PIPELINE=true", cpu))
-        ceiling_rows.append(
-            Row("consumer: runconsumer --processes 1, CONSUMER_PIPELINE=true", rate, "events/s", ceiling)
-        )
+        # One process with the pipeline (the next batch fetched and decoded while this one is
+        # applied: CONSUMER_PIPELINE, off by default) against one stage, alternating, so that
+        # neither gets the later (warmer) place in the run.
+        compared: dict[str, list[float]] = {"false": [], "true": []}
+        for round_ in range(args.pipeline_rounds):
+            for pipelined in ("false", "true"):
+                rate, cpu = measure(
+                    f"pipeline {pipelined}, round {round_ + 1}",
+                    ["manage.py", "runconsumer", *common, "--group-id", group(), "--batch-size", str(args.batch_size)],
+                    args.events,
+                    home,
+                    env={"CONSUMER_PIPELINE": pipelined},
+                )
+                compared[pipelined].append(rate)
+                if round_ == 0:
+                    cpu_rows.append(cpu_row(f"runconsumer --processes 1, CONSUMER_PIPELINE={pipelined}", cpu))
+        for pipelined, rates in compared.items():
+            ceiling_rows.append(
+                Row(
+                    f"consumer: runconsumer --processes 1, CONSUMER_PIPELINE={pipelined}",
+                    statistics.median(rates),
+                    "events/s",
+                    ceiling,
+                    settings=f"median of {len(rates)}, alternating; rounds {', '.join(f'{r:,.0f}' for r in rates)}",
+                )
+            )
         if args.sweep:
             sizes = [1, 10, 100, 500, 1000, 2000, 5000, 10000]
             sweep = {}

@@ -296,7 +296,8 @@ def draw(results: dict) -> None:
         achieved, p50, _, p99, s50, s99, f50, f99, _ = results[rate]
         for k, (label, values) in enumerate((("p50", (p50, s50, f50)), ("p99", (p99, s99, f99)))):
             offset = (2 * n + k) * width - 0.4 + width / 2
-            bars = ax.bar([i + offset for i in range(3)], values, width, label=f"{label} @ {achieved:.0f} orders/s")
+            asked = f"{achieved:.0f} orders/s" + (f" (asked {rate:.0f})" if achieved < 0.95 * rate else "")
+            bars = ax.bar([i + offset for i in range(3)], values, width, label=f"{label} @ {asked}")
             ax.bar_label(bars, fmt="%.1f", fontsize=8)
     ax.set_xticks(range(3), measures)
     ax.set_ylabel("milliseconds")

@@ -29,12 +29,15 @@ def value(table: str, figure: str) -> float:
 
 
 def test_consumer_benchmark():
-    out = run_bench("bench.consumer", "--events", "4000", "--baseline-events", "50", "--batch-size", "500")
+    out = run_bench(
+        "bench.consumer", "--events", "4000", "--baseline-events", "50", "--batch-size", "500", "--pipeline-rounds", "1"
+    )
     assert value(out, "consumer: one event at a time (baseline)") > 0
     assert value(out, "ceiling: bare COPY into catalog_stockmovement") > 0
     assert value(out, "floor: fetch from Kafka, parse, COPY; no logic") > 0
     assert value(out, "consumer: runconsumer --processes 1") > 0
     assert value(out, "consumer: runconsumer --processes 3") > 0
+    assert value(out, "consumer: runconsumer --processes 1, CONSUMER_PIPELINE=true") > 0
     assert value(out, "cpu per event, runconsumer --processes 1") > 0
 
 

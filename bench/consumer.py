@@ -294,6 +294,14 @@ def main(argv: list[str] | None = None) -> None:
                 settings="bench/floor_consumer.py: no checks, decisions, stock, results or offset commits",
             )
         )
+        # The first consumer run of a bench came out 10–25% slower than later runs of the same
+        # code (docs/BENCHMARKS.md, "Ninth pass"): one run, not counted, before those that are.
+        measure(
+            "warm-up (not counted)",
+            ["manage.py", "runconsumer", *common, "--group-id", group(), "--batch-size", str(args.batch_size)],
+            args.events,
+            home,
+        )
         targets = {1: "≥ 80× baseline", 3: ""}
         ceiling_targets = {1: "≥ 0.50 of the ceiling", 3: "≥ 0.70 of the ceiling"}
         for processes in (1, 2, 3) if args.cluster else (1, TOPIC_PARTITIONS):

@@ -41,9 +41,10 @@ def product_replica_terms(*, product_id: str) -> OrderTerms | None:
 
 
 # GET ?wait re-reads the order this often for its first second: the catalog answers within
-# milliseconds, and a client feels each poll's gap on top of that (a 10 ms poll that doubled
-# added 10–20 ms to most answers: docs/BENCHMARKS.md, "Ninth pass"). A read by primary key
-# costs ~0.2 ms; after a second the gaps double up to 0.2 s.
+# milliseconds, and a client feels each poll's gap on top of that. A poll that started at
+# 10 ms and doubled looked at 10, 30 and 70 ms, so an answer stored at 12 ms was seen at 30
+# (docs/BENCHMARKS.md, "Ninth pass"). A read by primary key costs ~0.2 ms; after a second
+# the gaps double, up to 0.2 s.
 WAIT_POLL_SECONDS = 0.005
 
 

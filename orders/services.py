@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connections, router, transaction
@@ -179,7 +180,7 @@ def order_statuses_lock_orm(*, order_ids: list[str], using: str) -> dict[str, st
     }
 
 
-def order_statuses_write_orm(*, changes: dict[str, tuple[str, str]], at, using: str) -> None:
+def order_statuses_write_orm(*, changes: dict[str, tuple[str, str]], at: datetime, using: str) -> None:
     """Set each order's (status, reason) and ``status_changed_at``, through the ORM."""
     for order_id, (status, reason) in changes.items():
         Order.objects.using(using).filter(order_id=order_id).update(status=status, reason=reason, status_changed_at=at)

@@ -109,6 +109,8 @@ def copy_ceiling(product_ids: list[str], n: int, *, per_transaction: int = 5000)
 
     from django.db import connections, transaction
 
+    from catalog.stock_sql import LEDGER_COLUMNS  # the consumer's own COPY: same columns, same order
+
     reset_catalog()
     rng = random.Random(7)
     now = datetime.now(UTC)
@@ -128,14 +130,10 @@ def copy_ceiling(product_ids: list[str], n: int, *, per_transaction: int = 5000)
         )
         for i in range(n)
     ]
-    columns = ", ".join(
-        ["order_id", "kind", "outcome", "reason", "product_id", "delta", "stock_after", "topic"]
-        + ['"partition"', '"offset"', "applied_at"]
-    )
     started = time.monotonic()
     for start in range(0, n, per_transaction):
         with transaction.atomic(using="catalog"), connections["catalog"].cursor() as cursor:
-            with cursor.copy(f"COPY catalog_stockmovement ({columns}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY catalog_stockmovement ({LEDGER_COLUMNS}) FROM STDIN") as copy:
                 for row in rows[start : start + per_transaction]:
                     copy.write_row(row)
         progress(f"ceiling: {start + per_transaction:,}/{n:,} rows COPY'd")

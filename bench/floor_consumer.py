@@ -31,11 +31,11 @@ def main() -> None:
     from confluent_kafka import Consumer
     from django.db import connections, transaction
 
+    from catalog.stock_sql import LEDGER_COLUMNS  # the consumer's own COPY: same columns, same order
     from kafka_bridge.config import consumer_config
 
     consumer = Consumer(consumer_config(group_id=args.group_id, offset_reset="earliest"))
     consumer.subscribe([args.topic])
-    columns = 'order_id, kind, outcome, reason, product_id, delta, stock_after, topic, "partition", "offset"'
     done = 0
     try:
         while done < args.limit:
@@ -44,7 +44,7 @@ def main() -> None:
                 continue
             now = datetime.now(UTC)
             with transaction.atomic(using="catalog"), connections["catalog"].cursor() as cursor:
-                with cursor.copy(f"COPY catalog_stockmovement ({columns}, applied_at) FROM STDIN") as copy:
+                with cursor.copy(f"COPY catalog_stockmovement ({LEDGER_COLUMNS}) FROM STDIN") as copy:
                     for message in messages:
                         event = orjson.loads(message.value())
                         copy.write_row(

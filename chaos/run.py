@@ -274,18 +274,21 @@ def applied_times(stack: Stack) -> list[float]:
         return [t for (t,) in db.execute("SELECT extract(epoch FROM applied_at)::float FROM catalog_stockmovement")]
 
 
+def longest_gap(times: list[float], start: float, end: float) -> float:
+    """The longest wait between events in [start, end], counting from ``start``."""
+    points = [start, *sorted(t for t in times if start <= t <= end)]
+    return max((b - a for a, b in zip(points, points[1:], strict=False)), default=end - start)
+
+
 def stalls(
     moments: list[tuple[str, float]], accepted: list[float], applied: list[float], window: float = 30
 ) -> list[tuple[str, float, float]]:
     """For each fault: the longest wait, from the fault on (within ``window`` s), for the
     next accepted order and for the next stock change. In steady state both are about
     1/rate; anything longer is the fault's stall."""
-
-    def longest_gap(at: float, times: list[float]) -> float:
-        points = [at, *sorted(t for t in times if at <= t <= at + window)]
-        return max((b - a for a, b in zip(points, points[1:], strict=False)), default=window)
-
-    return [(fault, longest_gap(at, accepted), longest_gap(at, applied)) for fault, at in moments]
+    return [
+        (fault, longest_gap(accepted, at, at + window), longest_gap(applied, at, at + window)) for fault, at in moments
+    ]
 
 
 def applied_by_partition(stack: Stack) -> dict[int, list[float]]:
@@ -299,12 +302,6 @@ def applied_by_partition(stack: Stack) -> dict[int, list[float]]:
         for partition, at in rows:
             by_partition.setdefault(partition, []).append(at)
         return by_partition
-
-
-def longest_gap(times: list[float], start: float, end: float) -> float:
-    """The longest wait between applies in [start, end], counting from ``start``."""
-    points = [start, *(t for t in times if start <= t <= end)]
-    return max((b - a for a, b in zip(points, points[1:], strict=False)), default=end - start)
 
 
 def partition_stalls(

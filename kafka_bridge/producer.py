@@ -144,6 +144,21 @@ def shutdown_publisher(timeout: float = 10) -> None:
         _publisher = None
 
 
+def produce_queued(producer: Producer, message: Outgoing, *, on_delivery: DeliveryCallback | None = None) -> None:
+    """Queue one message, waiting while librdkafka's local queue is full (acknowledgements
+    drain it). Without ``on_delivery``, the producer's own ``on_delivery`` reports it."""
+    topic, key, value, headers = message
+    while True:
+        try:
+            if on_delivery is None:
+                producer.produce(topic, key=key, value=value, headers=headers)
+            else:
+                producer.produce(topic, key=key, value=value, headers=headers, on_delivery=on_delivery)
+            return
+        except BufferError:
+            producer.poll(0.1)
+
+
 def deliver(
     producer: Producer, messages: list[Outgoing], *, should_stop: Callable[[], bool] = lambda: False
 ) -> list[KafkaError | None] | None:
@@ -161,13 +176,8 @@ def deliver(
 
         return report
 
-    for index, (topic, key, value, headers) in enumerate(messages):
-        while True:
-            try:
-                producer.produce(topic, key=key, value=value, headers=headers, on_delivery=reporter(index))
-                break
-            except BufferError:
-                producer.poll(0.1)  # the local queue is full: let acknowledgements drain it
+    for index, message in enumerate(messages):
+        produce_queued(producer, message, on_delivery=reporter(index))
     while len(outcome) < len(messages):
         producer.flush(1)
         if len(outcome) < len(messages) and should_stop():
@@ -180,7 +190,7 @@ class ConfirmedPublisher:
     refused. For what must be on Kafka before a consumer's offsets move past the batch that
     produced it: dead letters, and a batch's replies (the catalog's order results)."""
 
-    # It waits for what it sends (deliver() flushes, and a flush sends at once whatever
+    # It waits for what it sends (send() flushes, and a flush sends at once whatever
     # the linger), so lingering never delays a message here; it only lets a batch's
     # thousands of results be queued without waking the sender for each (measured:
     # docs/BENCHMARKS.md, "Fifth pass").
@@ -212,13 +222,8 @@ class ConfirmedPublisher:
         backoff = 0.5
         while to_send:
             self._failed.clear()
-            for topic, key, value, headers in to_send:
-                while True:
-                    try:
-                        self._producer.produce(topic, key=key, value=value, headers=headers)
-                        break
-                    except BufferError:
-                        self._producer.poll(0.1)  # the local queue is full: let acknowledgements drain it
+            for message in to_send:
+                produce_queued(self._producer, message)
             while self._producer.flush(1) > 0:
                 if should_stop():
                     return False

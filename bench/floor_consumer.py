@@ -31,7 +31,7 @@ def main() -> None:
     from confluent_kafka import Consumer
     from django.db import connections, transaction
 
-    from catalog.stock_sql import LEDGER_COLUMNS  # the consumer's own COPY: same columns, same order
+    from catalog.stock_sql import ledger_copy  # the consumer's own COPY: same columns, same text
     from kafka_bridge.config import consumer_config
 
     consumer = Consumer(consumer_config(group_id=args.group_id, offset_reset="earliest"))
@@ -43,25 +43,25 @@ def main() -> None:
             if not messages:
                 continue
             now = datetime.now(UTC)
+            rows = []
+            for message in messages:
+                event = orjson.loads(message.value())
+                rows.append(
+                    (
+                        event["orderId"],
+                        "order",
+                        "applied",
+                        "",
+                        event["productId"],
+                        -event["qty"],
+                        0,
+                        message.topic(),
+                        message.partition(),
+                        message.offset(),
+                    )
+                )
             with transaction.atomic(using="catalog"), connections["catalog"].cursor() as cursor:
-                with cursor.copy(f"COPY catalog_stockmovement ({LEDGER_COLUMNS}) FROM STDIN") as copy:
-                    for message in messages:
-                        event = orjson.loads(message.value())
-                        copy.write_row(
-                            (
-                                event["orderId"],
-                                "order",
-                                "applied",
-                                "",
-                                event["productId"],
-                                -event["qty"],
-                                0,
-                                message.topic(),
-                                message.partition(),
-                                message.offset(),
-                                now,
-                            )
-                        )
+                ledger_copy(cursor, rows, applied_at=now)
             done += len(messages)
     finally:
         consumer.close()

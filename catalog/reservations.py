@@ -32,6 +32,7 @@ from kafka_bridge.events import (
     UNKNOWN_PRODUCT,
     OrderEvent,
     OrderResult,
+    ResultStatus,
 )
 from kafka_bridge.messages import DeadLetter, Record
 
@@ -59,6 +60,7 @@ class Decided(NamedTuple):
 
 def order_result(*, order_id: str, kind: str, outcome: str, reason: str, product_id: str, delta: int) -> OrderResult:
     """The answer the order service gets for one decision."""
+    status: ResultStatus
     if kind == CANCEL:
         status = CANCELLED
     else:

@@ -29,8 +29,9 @@ docs/BENCHMARKS.md has the measurements behind ``ARRAYS_UP_TO``.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from django.db import connections
@@ -129,10 +130,15 @@ def stock_read_batch_sql(
                 ledger.execute(DECIDED.format(**FROM_ARRAYS), [list({r.event.order_id for r in records})], binary=True)
             return _read_results(lock, ledger)
 
+    pairs = [(r.event.order_id, r.event.product_id) for r in records]
+
     def read(cursor):
         with cursor.copy("COPY stock_batch (order_id, product_id) FROM STDIN") as copy:
-            for r in records:
-                copy.write_row((r.event.order_id, r.event.product_id))
+            if _plain(pair for pair in pairs):
+                copy.write("".join([f"{order}\t{product}\n" for order, product in pairs]))
+            else:
+                for pair in pairs:
+                    copy.write_row(pair)
         cursor.execute(PLAN)
         cursor.execute(LOCK_PRODUCTS.format(**FROM_STAGING))
         with cursor.connection.cursor() as ledger:
@@ -179,14 +185,46 @@ def stock_write_decisions_sql(*, decisions: Decisions, using: str) -> None:
 
     # A large batch's ledger rows go straight into the ledger by COPY, in the batch's order
     # (the ids follow it); then one UPDATE sets each product's stock to its last decision.
-    applied_at = timezone.now()
     stock = decisions.stock
     with _raw(using) as raw, raw.cursor() as cursor:
-        with cursor.copy(f"COPY catalog_stockmovement ({LEDGER_COLUMNS}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row((*row, applied_at))
+        ledger_copy(cursor, rows, applied_at=timezone.now())
         if stock:
             cursor.execute(STOCK_FROM_ARRAYS, [list(stock), list(stock.values())], binary=True)
+
+
+def ledger_copy(cursor: Cursor, rows: list[tuple], *, applied_at: datetime) -> None:
+    """COPY ledger rows (``LEDGER_COLUMNS`` but ``applied_at``, which is given) into the
+    ledger. The consumer's way in for a large batch; the benchmark's ceiling and floor
+    write through it too, so that all three send PostgreSQL the same bytes."""
+    with cursor.copy(f"COPY catalog_stockmovement ({LEDGER_COLUMNS}) FROM STDIN") as copy:
+        if _plain((row[0], row[4], row[7]) for row in rows):
+            at = applied_at.isoformat()
+            copy.write(
+                "".join(
+                    [
+                        f"{order}\t{kind}\t{outcome}\t{reason}\t{product}\t{delta}\t"
+                        f"{NULL if after is None else after}\t{topic}\t{part}\t{offset}\t{at}\n"
+                        for order, kind, outcome, reason, product, delta, after, topic, part, offset in rows
+                    ]
+                )
+            )
+        else:
+            for row in rows:
+                copy.write_row((*row, applied_at))
+
+
+# COPY's text format escapes four characters; our own values (kinds, outcomes, reasons,
+# numbers, times) never contain them, an event's identifiers almost never. A batch whose
+# strings have none is written as one string built by f-strings (~0.4 µs a row), the
+# rest row by row by psycopg's write_row (~1.8 µs a row, which escapes).
+NULL = "\\N"
+_ESCAPED = ("\\", "\t", "\n", "\r")
+
+
+def _plain(values: Iterable[tuple[str, ...]]) -> bool:
+    """Whether none of these strings holds a character COPY's text format escapes."""
+    text = "".join(["".join(v) for v in values])
+    return not any(c in text for c in _ESCAPED)
 
 
 @contextmanager

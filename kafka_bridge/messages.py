@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
+import msgspec
 from confluent_kafka import Message
 
 T = TypeVar("T")
@@ -25,8 +26,10 @@ def position(message: Message) -> tuple[str, int, int]:
     return topic, partition, offset
 
 
-@dataclass(frozen=True, slots=True)
-class SourceMessage:
+# SourceMessage and Record are frozen msgspec Structs, not frozen dataclasses: as
+# immutable, and one is made per consumed message, where a frozen dataclass's __init__
+# (object.__setattr__ per field) cost 1.7 µs (docs/BENCHMARKS.md, "Tenth pass").
+class SourceMessage(msgspec.Struct, frozen=True):
     """A consumed message's bytes and coordinates: enough to find it again or dead-letter it."""
 
     topic: str
@@ -39,7 +42,15 @@ class SourceMessage:
     @classmethod
     def of(cls, message: Message, **extra):
         """From a consumed message; subclasses pass their extra fields in ``extra``."""
-        return cls(*position(message), message.timestamp()[1], message.key(), message.value(), **extra)
+        return cls(
+            message.topic(),  # type: ignore[arg-type]  # always set on a consumed message
+            message.partition(),  # type: ignore[arg-type]
+            message.offset(),  # type: ignore[arg-type]
+            message.timestamp()[1],
+            message.key(),
+            message.value(),
+            **extra,
+        )
 
     @property
     def where(self) -> str:
@@ -54,8 +65,7 @@ class SourceMessage:
         return {"topic": self.topic, "partition": self.partition, "offset": self.offset}
 
 
-@dataclass(frozen=True, slots=True)
-class Record(SourceMessage, Generic[T]):
+class Record(SourceMessage, Generic[T], frozen=True):
     """A decoded message and where it came from."""
 
     event: T

@@ -7,6 +7,7 @@ import orjson
 import pytest
 from django.conf import settings
 from django.db import connections
+from django.utils import timezone
 
 from catalog import services, stock_sql
 from catalog.consumers import OrderEventsHandler
@@ -164,6 +165,22 @@ def test_every_writer_agrees_on_a_mixed_batch(products, monkeypatch):
     assert outcomes["arrays"][0] == (3, 3, 1)  # applied, refused, skipped: a batch worth comparing
     assert outcomes["copy"] == outcomes["arrays"]
     assert outcomes["orm"] == outcomes["arrays"]
+
+
+@pytest.mark.parametrize("plain", [True, False], ids=["plain", "with-escapes"])
+def test_copy_stores_identifiers_and_times_as_sent(products, monkeypatch, plain):
+    # A large batch is COPY'd as one string when no identifier holds a character COPY's
+    # text format escapes, row by row (escaped) otherwise: both store exactly what came.
+    use_writer("copy", monkeypatch)
+    Product.objects.create(product_id="CAT\\ALOG\t9", product_name="odd", stock=50, unit_price=10)
+    ids = ["o-1", "o-2"] if plain else ["o\t1", "o\\2\n"]
+    product = "CATALOG-001" if plain else "CAT\\ALOG\t9"
+    before = timezone.now()
+    result = stock_apply_order_events(records=records((ids[0], product, 2), (ids[1], "NOPE", 1)))
+    assert (result.applied, result.refused) == (1, 1)
+    rows = list(StockMovement.objects.order_by("id").values_list("order_id", "product_id", "stock_after", "applied_at"))
+    assert [r[:3] for r in rows] == [(ids[0], product, 98 if plain else 48), (ids[1], "NOPE", None)]
+    assert all(before <= r[3] <= timezone.now() for r in rows)
 
 
 def test_concurrent_orders_for_the_last_units_never_oversell(products):

@@ -1,7 +1,21 @@
+import json
+
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kafka_bridge.events import InvalidEvent, OrderEvent
+from kafka_bridge.events import (
+    EVENT_TYPES,
+    MAX_MONEY,
+    MAX_QTY,
+    ORDER_PLACED,
+    RESULT_STATUSES,
+    SCHEMA_ONLY,
+    InvalidEvent,
+    OrderEvent,
+    OrderResult,
+)
 
 TUTORIAL_LINE = (
     b'{"productId":"CATALOG-001","qty":10,"unitPrice":1000,"totalPrice":10000,'
@@ -74,3 +88,100 @@ def test_invalid_messages_are_rejected_with_a_reason(raw, reason):
     with pytest.raises(InvalidEvent) as error:
         OrderEvent.from_json(raw)
     assert reason in str(error.value)
+
+
+# msgspec decides whether a message is valid; our checks only word a refusal. Any JSON
+# value in any field: the two must agree, so an accepted event obeys every rule and a
+# refused one is refused in our words (msgspec's own would mean they disagree).
+JSON_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([0, 1, -1, MAX_QTY, MAX_QTY + 1, -MAX_QTY, -MAX_QTY - 1, MAX_MONEY, MAX_MONEY + 1, 2**64]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=70),
+    st.sampled_from(["", " ", "\t", "X" * 64, "X" * 65, "OrderPlaced", "OrderCancelled", "CONFIRMED"]),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+ORDER_FIELDS = ["productId", "qty", "unitPrice", "totalPrice", "orderId", "userId", "eventType"]
+RESULT_LINE = b'{"orderId":"o-1","status":"CONFIRMED","reason":"","productId":"CATALOG-001","stockDelta":-10}'
+RESULT_FIELDS = ["orderId", "status", "reason", "productId", "stockDelta"]
+
+
+def _mutated(line: bytes, changes: dict) -> bytes:
+    data = orjson.loads(line)
+    for key, value in changes.items():
+        if value is ...:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    return json.dumps(data).encode()  # not orjson: it cannot write integers beyond 64 bits
+
+
+def _valid_identifier(value) -> bool:
+    return isinstance(value, str) and bool(value.strip()) and len(value) <= 64
+
+
+def _valid_integer(value, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(ORDER_FIELDS), st.one_of(st.just(...), JSON_VALUES), max_size=3))
+def test_order_event_checks_agree_with_the_schema(changes):
+    raw = _mutated(TUTORIAL_LINE, changes)
+    try:
+        event = OrderEvent.from_json(raw)
+    except InvalidEvent as error:
+        assert not str(error).startswith(SCHEMA_ONLY), f"refused in msgspec's words, not ours: {error}"
+        return
+    data = json.loads(raw)
+    assert all(_valid_identifier(data[f]) for f in ("productId", "orderId", "userId"))
+    assert _valid_integer(data["qty"], 1, MAX_QTY)
+    assert _valid_integer(data["unitPrice"], 0, MAX_MONEY) and _valid_integer(data["totalPrice"], 0, MAX_MONEY)
+    assert data.get("eventType", ORDER_PLACED) in EVENT_TYPES
+    assert event.to_json() == OrderEvent.from_json(event.to_json()).to_json()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(RESULT_FIELDS), st.one_of(st.just(...), JSON_VALUES), max_size=3))
+def test_order_result_checks_agree_with_the_schema(changes):
+    raw = _mutated(RESULT_LINE, changes)
+    try:
+        result = OrderResult.from_json(raw)
+    except InvalidEvent as error:
+        assert not str(error).startswith(SCHEMA_ONLY), f"refused in msgspec's words, not ours: {error}"
+        return
+    data = json.loads(raw)
+    assert _valid_identifier(data["orderId"]) and _valid_identifier(data["productId"])
+    assert data["status"] in RESULT_STATUSES
+    assert isinstance(data["reason"], str) and len(data["reason"]) <= 64
+    assert _valid_integer(data["stockDelta"], -MAX_QTY, MAX_QTY)
+    assert OrderResult.from_json(result.to_json()) == result
+
+
+def test_order_result_encodes_its_fields_in_order():
+    assert OrderResult.from_json(RESULT_LINE).to_json() == RESULT_LINE
+
+
+@pytest.mark.parametrize(
+    ("changes", "accepted"),
+    [
+        ({"qty": MAX_QTY, "unitPrice": 1, "totalPrice": MAX_QTY}, True),
+        ({"qty": MAX_QTY + 1, "unitPrice": 1, "totalPrice": MAX_QTY + 1}, False),
+        ({"qty": 1, "unitPrice": MAX_MONEY, "totalPrice": MAX_MONEY}, True),
+        ({"qty": 1, "unitPrice": MAX_MONEY + 1, "totalPrice": MAX_MONEY + 1}, False),
+        ({"orderId": "X" * 64}, True),
+        ({"orderId": "X" * 65}, False),
+        ({"userId": " \t"}, False),
+    ],
+)
+def test_bounds_are_where_the_checks_say(changes, accepted):
+    raw = _mutated(TUTORIAL_LINE, changes)
+    if accepted:
+        assert OrderEvent.from_json(raw).order_id
+    else:
+        with pytest.raises(InvalidEvent) as error:
+            OrderEvent.from_json(raw)
+        assert not str(error.value).startswith(SCHEMA_ONLY)

@@ -16,12 +16,15 @@ The batch reaches PostgreSQL in one of two ways:
 * a small batch (a lone order under light load: the latency case) as one array
   parameter per column, bound server-side in binary, the read's statements pipelined,
   the write one statement — three round trips with COMMIT;
-* a large one (a backlog: the throughput case) through ``COPY``, the fastest way in for
-  thousands of rows (psycopg builds big array parameters in Python, which costs more
-  than the copy): its (orderId, productId) pairs into a temporary table for the read,
-  its ledger rows straight into the ledger, then one ``UPDATE`` of the stock. Straight
-  in, not through a second temporary table and an ``INSERT … SELECT``: PostgreSQL wrote
-  each row twice that way (docs/BENCHMARKS.md, "Ninth pass").
+* a large one (a backlog: the throughput case): its orderIds and productIds for the read
+  as two text parameters, a line per value (psycopg builds big array parameters in
+  Python, which costs more), the read's statements pipelined; its ledger rows straight
+  into the ledger by ``COPY``, the fastest way in for thousands of rows, then one
+  ``UPDATE`` of the stock. Straight in, not through a temporary table and an
+  ``INSERT … SELECT``: PostgreSQL wrote each row twice that way (docs/BENCHMARKS.md,
+  "Ninth pass"). A batch with an identifier that holds a tab, a line break or a
+  backslash (allowed, never seen) goes the careful way: its pairs COPY'd into a
+  temporary table for the read, its ledger rows escaped one by one by psycopg.
 
 docs/BENCHMARKS.md has the measurements behind ``ARRAYS_UP_TO``.
 """
@@ -61,9 +64,12 @@ ORDER BY product_id
 FOR UPDATE
 """
 
+# "= ANY(ARRAY(…))", not "IN (…)": one scan of the ledger's index for the whole batch,
+# where IN made a nested loop that started an index scan per orderId, twice the time
+# (docs/BENCHMARKS.md, "Tenth pass").
 DECIDED = """
 SELECT m.order_id, m.kind, m.product_id, m.delta, m.outcome, m.reason FROM catalog_stockmovement m
-WHERE m.order_id IN ({orders})
+WHERE m.order_id = ANY(ARRAY({orders}))
 """
 
 # The stock update is a data-modifying CTE: PostgreSQL runs it to completion although the
@@ -106,6 +112,13 @@ FROM_ARRAYS = {
         AS d(order_id, kind, outcome, reason, product_id, delta, stock_after, topic, part, off, ord)
     """,
 }
+# ... or, a large batch whose identifiers hold no line break (nearly always), one text
+# parameter each, a line per value: "\n".join is C, where psycopg builds a big array
+# parameter in Python ...
+FROM_LINES = {
+    "products": "SELECT unnest(string_to_array(%s, E'\\n'))",
+    "orders": "SELECT unnest(string_to_array(%s, E'\\n'))",
+}
 # ... or COPY'd into the temporary table.
 FROM_STAGING = {
     "products": "SELECT product_id FROM stock_batch",
@@ -131,14 +144,18 @@ def stock_read_batch_sql(
             return _read_results(lock, ledger)
 
     pairs = [(r.event.order_id, r.event.product_id) for r in records]
+    if _plain(pairs):
+        with _raw(using) as raw, Cursor(raw) as plan, Cursor(raw) as lock, Cursor(raw) as ledger:
+            with raw.pipeline():
+                plan.execute(PLAN)
+                lock.execute(LOCK_PRODUCTS.format(**FROM_LINES), ["\n".join(sorted({p for _, p in pairs}))])
+                ledger.execute(DECIDED.format(**FROM_LINES), ["\n".join({o for o, _ in pairs})])
+            return _read_results(lock, ledger)
 
     def read(cursor):
         with cursor.copy("COPY stock_batch (order_id, product_id) FROM STDIN") as copy:
-            if _plain(pair for pair in pairs):
-                copy.write("".join([f"{order}\t{product}\n" for order, product in pairs]))
-            else:
-                for pair in pairs:
-                    copy.write_row(pair)
+            for pair in pairs:
+                copy.write_row(pair)
         cursor.execute(PLAN)
         cursor.execute(LOCK_PRODUCTS.format(**FROM_STAGING))
         with cursor.connection.cursor() as ledger:

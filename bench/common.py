@@ -185,9 +185,11 @@ def machine() -> str:
     import django
     from django.db import connections
 
-    with connections["catalog"].cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        pg = cursor.fetchone()[0].split()[0]
+    database = "no PostgreSQL"  # bench.hot_path: in-process, no database
+    if connections["catalog"].vendor == "postgresql":
+        with connections["catalog"].cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            database = f"PostgreSQL {cursor.fetchone()[0].split()[0]}"
     kafka = next(
         (
             p.name.removeprefix("kafka_2.13-").removesuffix(".jar")
@@ -198,7 +200,7 @@ def machine() -> str:
     return (
         f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
         f"Django {django.__version__}, "
-        f"PostgreSQL {pg}, Apache Kafka {kafka}, confluent-kafka {confluent_kafka.version()[0]} "
+        f"{database}, Apache Kafka {kafka}, confluent-kafka {confluent_kafka.version()[0]} "
         f"(librdkafka {confluent_kafka.libversion()[0]})"
     )
 

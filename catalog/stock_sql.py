@@ -214,20 +214,27 @@ def ledger_copy(cursor: Cursor, rows: list[tuple], *, applied_at: datetime) -> N
     ledger. The consumer's way in for a large batch; the benchmark's ceiling and floor
     write through it too, so that all three send PostgreSQL the same bytes."""
     with cursor.copy(f"COPY catalog_stockmovement ({LEDGER_COLUMNS}) FROM STDIN") as copy:
-        if _plain((row[0], row[4], row[7]) for row in rows):
-            at = applied_at.isoformat()
-            copy.write(
-                "".join(
-                    [
-                        f"{order}\t{kind}\t{outcome}\t{reason}\t{product}\t{delta}\t"
-                        f"{NULL if after is None else after}\t{topic}\t{part}\t{offset}\t{at}\n"
-                        for order, kind, outcome, reason, product, delta, after, topic, part, offset in rows
-                    ]
-                )
-            )
+        text = ledger_text(rows, applied_at=applied_at)
+        if text is not None:
+            copy.write(text)
         else:
             for row in rows:
                 copy.write_row((*row, applied_at))
+
+
+def ledger_text(rows: list[tuple], *, applied_at: datetime) -> str | None:
+    """The rows in COPY's text format, as one string; None if an identifier (orderId,
+    productId, topic) holds a character that format escapes."""
+    if not _plain((row[0], row[4], row[7]) for row in rows):
+        return None
+    at = applied_at.isoformat()
+    return "".join(
+        [
+            f"{order}\t{kind}\t{outcome}\t{reason}\t{product}\t{delta}\t"
+            f"{NULL if after is None else after}\t{topic}\t{part}\t{offset}\t{at}\n"
+            for order, kind, outcome, reason, product, delta, after, topic, part, offset in rows
+        ]
+    )
 
 
 # COPY's text format escapes four characters; our own values (kinds, outcomes, reasons,

@@ -62,3 +62,10 @@ def test_http_benchmark():
     assert value(out, "http: bare DRF create-with-INSERT (baseline)") > 0
     assert value(out, "http: POST /order-service/<userId>/orders") > 0
     assert value(out, "http: the same with an Idempotency-Key") > 0
+
+
+def test_hot_path_benchmark():
+    out = run_bench("bench.hot_path", "--events", "200", "--heap", "1000")
+    assert value(out, "decode into records: msgspec") > 0
+    assert value(out, "ledger COPY text: one string") > 0
+    assert value(out, "a batch end to end, heap frozen, first generation 50,000") > 0

@@ -45,6 +45,7 @@ chaos: $(VENV_STAMP) $(KAFKA_STAMP)
 # Every benchmark at full size; results go to docs/BENCHMARKS.md by hand, charts to docs/img/.
 bench: $(VENV_STAMP) $(KAFKA_STAMP)
 	$(PY) -m bench.hot_path
+	$(PY) -m bench.ledger_probe
 	$(PY) -m bench.consumer --sweep
 	$(PY) -m bench.consumer --cluster
 	$(PY) -m bench.latency

@@ -69,3 +69,9 @@ def test_hot_path_benchmark():
     assert value(out, "decode into records: msgspec") > 0
     assert value(out, "ledger COPY text: one string") > 0
     assert value(out, "a batch end to end, heap frozen, first generation 50,000") > 0
+
+
+def test_ledger_probe_benchmark():
+    out = run_bench("bench.ledger_probe", "--ledger", "2000", "--batch", "100")
+    assert value(out, "ledger probe, = ANY(ARRAY(...)): the consumer's") > 0
+    assert value(out, "ledger probe, IN (...) over a temporary table: before") > 0

@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from catalog.consumers import OrderEventsHandler
     from catalog.reservations import ProductState, reserve_or_reject
-    from catalog.stock_sql import ledger_text
+    from catalog.stock_sql import ledger_rows, ledger_text
     from kafka_bridge.events import OrderEvent, _order_event_reason
     from kafka_bridge.messages import Record
     from kafka_bridge.runner import GC_FIRST_GENERATION
@@ -138,21 +138,7 @@ def main(argv: list[str] | None = None) -> None:
 
     records = decode()
     decisions = reserve_or_reject(records=records, products=products, decided={})
-    rows = [
-        (
-            m.record.event.order_id,
-            m.kind,
-            m.outcome,
-            m.reason,
-            m.record.event.product_id,
-            m.delta,
-            m.stock_after,
-            m.record.topic,
-            m.record.partition,
-            m.record.offset,
-        )
-        for m in decisions.movements
-    ]
+    rows = ledger_rows(decisions.movements)
     applied_at = datetime.now(UTC)
     transformer = Transformer()
 
@@ -169,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
         got = decode()
         decided = reserve_or_reject(records=got, products=products, decided={})
         [("t", r.order_id.encode(), r.to_json(), None) for r in decided.results]
-        [(m.record.event.order_id, m.record.event.product_id, m.delta, m.stock_after) for m in decided.movements]
+        ledger_rows(decided.movements)
 
     heap = [{"n": [i]} for i in range(args.heap)]  # noqa: F841  what a consumer process holds
     defaults = per_event(n, batch)

@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         orders = "\n".join(str(uuid.uuid4()) for _ in range(args.batch))  # new: none in the ledger
         lines = stock_sql.FROM_LINES["orders"]
         probe_in = stock_sql.DECIDED.replace("= ANY(ARRAY({orders}))", "IN ({orders})")
+        assert probe_in != stock_sql.DECIDED, "catalog.stock_sql.DECIDED changed: update the IN (...) rewrite"
         ways = {
             "= ANY(ARRAY(...)): the consumer's": stock_sql.DECIDED.format(orders=lines),
             "IN (...)": probe_in.format(orders=lines),

@@ -41,7 +41,7 @@ from django.db import connections
 from django.utils import timezone
 from psycopg import Cursor
 
-from catalog.reservations import Decided, Decisions, ProductState
+from catalog.reservations import Decided, Decisions, Movement, ProductState
 from kafka_bridge.events import OrderEvent
 from kafka_bridge.messages import Record
 
@@ -179,21 +179,7 @@ def stock_write_decisions_sql(*, decisions: Decisions, using: str) -> None:
     moves = decisions.movements
     if not moves:
         return
-    rows = [
-        (
-            m.record.event.order_id,
-            m.kind,
-            m.outcome,
-            m.reason,
-            m.record.event.product_id,
-            m.delta,
-            m.stock_after,
-            m.record.topic,
-            m.record.partition,
-            m.record.offset,
-        )
-        for m in moves
-    ]
+    rows = ledger_rows(moves)
     if len(moves) <= ARRAYS_UP_TO:
         with _raw(using) as raw, Cursor(raw) as cursor:
             columns = [list(column) for column in zip(*rows, strict=True)]  # one array per column
@@ -207,6 +193,25 @@ def stock_write_decisions_sql(*, decisions: Decisions, using: str) -> None:
         ledger_copy(cursor, rows, applied_at=timezone.now())
         if stock:
             cursor.execute(STOCK_FROM_ARRAYS, [list(stock), list(stock.values())], binary=True)
+
+
+def ledger_rows(movements: list[Movement]) -> list[tuple]:
+    """The decisions as ledger rows: ``LEDGER_COLUMNS`` but ``applied_at``, in order."""
+    return [
+        (
+            m.record.event.order_id,
+            m.kind,
+            m.outcome,
+            m.reason,
+            m.record.event.product_id,
+            m.delta,
+            m.stock_after,
+            m.record.topic,
+            m.record.partition,
+            m.record.offset,
+        )
+        for m in movements
+    ]
 
 
 def ledger_copy(cursor: Cursor, rows: list[tuple], *, applied_at: datetime) -> None:

@@ -262,15 +262,14 @@ class BatchConsumer:
     def _decode(self, messages: list[Message]) -> _Decoded:
         by_topic: dict[str, list[Record]] = {}
         letters: list[DeadLetter] = []
-        handlers = self.handlers
         for message in messages:
-            topic = message.topic()
+            topic, _, _ = position(message)
             try:
-                event = handlers[topic].decode(message.value())  # type: ignore[index]
+                event = self.handlers[topic].decode(message.value())
             except InvalidEvent as exc:
                 letters.append(DeadLetter(SourceMessage.of(message), str(exc), type(exc).__name__))
                 continue
-            by_topic.setdefault(topic, []).append(Record.of(message, event=event))  # type: ignore[arg-type]
+            by_topic.setdefault(topic, []).append(Record.of(message, event=event))
         return _Decoded(messages, by_topic, letters)
 
     def _apply_batch(self, batch: _Decoded, publisher: ConfirmedPublisher) -> _Applied:

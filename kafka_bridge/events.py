@@ -30,6 +30,7 @@ dead-letter topic show.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal, NoReturn
 
@@ -197,7 +198,7 @@ _ORDER_RESULT = msgspec.json.Decoder(OrderResult)
 _ENCODER = msgspec.json.Encoder()
 
 
-def _refuse(raw: bytes | None, exc: msgspec.DecodeError | None, reason: Any) -> NoReturn:
+def _refuse(raw: bytes | None, exc: msgspec.DecodeError | None, reason: Callable[[dict[str, Any]], None]) -> NoReturn:
     """Raise ``InvalidEvent`` for a message refused, with ``reason(data)``'s words for it
     (msgspec's own if ours find nothing to say: a JSON detail orjson and msgspec read apart)."""
     reason(_object(raw))

@@ -42,15 +42,7 @@ class SourceMessage(msgspec.Struct, frozen=True):
     @classmethod
     def of(cls, message: Message, **extra):
         """From a consumed message; subclasses pass their extra fields in ``extra``."""
-        return cls(
-            message.topic(),  # type: ignore[arg-type]  # always set on a consumed message
-            message.partition(),  # type: ignore[arg-type]
-            message.offset(),  # type: ignore[arg-type]
-            message.timestamp()[1],
-            message.key(),
-            message.value(),
-            **extra,
-        )
+        return cls(*position(message), message.timestamp()[1], message.key(), message.value(), **extra)
 
     @property
     def where(self) -> str:

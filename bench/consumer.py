@@ -347,6 +347,8 @@ def main(argv: list[str] | None = None) -> None:
                 if round_ == 0:
                     cpu_rows.append(cpu_row(f"runconsumer --processes 1, CONSUMER_PIPELINE={pipelined}", cpu))
         for pipelined, rates in compared.items():
+            if not rates:  # --pipeline-rounds 0
+                continue
             ceiling_rows.append(
                 Row(
                     f"consumer: runconsumer --processes 1, CONSUMER_PIPELINE={pipelined}",

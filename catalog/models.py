@@ -76,7 +76,12 @@ class StockMovement(models.Model):
         constraints = [models.UniqueConstraint(fields=["order_id", "kind"], name="stockmovement_one_per_order_kind")]
         # A product's movements (its admin page). A plain B-tree: db_index=True would add
         # a LIKE-prefix index beside it that nothing uses and every ledger row pays for.
-        indexes = [models.Index(fields=["product_id"], name="stockmovement_product_idx")]
+        indexes = [
+            models.Index(fields=["product_id"], name="stockmovement_product_idx"),
+            # The cancellations alone (a few rows), which a large batch of orders reads
+            # instead of probing the whole ledger (catalog.stock_sql.DECIDED_CANCELLATIONS).
+            models.Index(fields=["order_id"], condition=models.Q(kind="cancel"), name="stockmovement_cancel_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.kind} {self.outcome}: {self.product_id} {self.delta:+d} → {self.stock_after}"

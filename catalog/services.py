@@ -6,12 +6,12 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from catalog.models import OutboxEvent, Product, StockMovement
 from catalog.reservations import APPLIED, Decided, Decisions, ProductState, reserve_or_reject
-from catalog.stock_sql import stock_read_batch_sql, stock_write_decisions_sql
+from catalog.stock_sql import is_ledger_duplicate, stock_read_batch_sql, stock_write_decisions_sql
 from config.routers import CATALOG_DB
 from kafka_bridge.events import OrderEvent, OrderResult, ProductSnapshot
 from kafka_bridge.faults import crash_point
@@ -59,17 +59,23 @@ def stock_apply_order_events(*, records: list[Record[OrderEvent]]) -> StockDecid
     catalog keeps of its answers (no outbox row per result).
 
     On PostgreSQL the batch is read and written by set-based SQL (``catalog.stock_sql``:
-    the consumer's hot path); elsewhere through the ORM, with the same effect.
+    the consumer's hot path); elsewhere through the ORM, with the same effect. A large
+    batch is first assumed to hold only new orders, which spares most of the ledger read;
+    if one was already decided, its write fails on the ledger's unique index, the
+    transaction rolls back, and the batch is decided again against the whole ledger.
     """
-    with transaction.atomic(using=CATALOG_DB):
-        if connections[CATALOG_DB].vendor == "postgresql":
-            read, write = stock_read_batch_sql, stock_write_decisions_sql
-        else:
-            read, write = stock_read_batch_orm, stock_write_decisions_orm
-        products, decided = read(records=records, using=CATALOG_DB)
-        decisions = reserve_or_reject(records=records, products=products, decided=decided)
-        write(decisions=decisions, using=CATALOG_DB)
-        crash_point("consumer.before_db_commit")
+    try:
+        decisions = _stock_decide(records, assume_new=True)
+    except IntegrityError as exc:
+        if not is_ledger_duplicate(exc):
+            raise
+        logger.info(
+            "%d event(s) from %s: some were already decided (redelivered); deciding them again against the ledger",
+            len(records),
+            records[0].where,
+            extra=records[0].log_fields,
+        )
+        decisions = _stock_decide(records, assume_new=False)
     applied = sum(1 for m in decisions.movements if m.outcome == APPLIED)
     return StockDecided(
         applied=applied,
@@ -80,11 +86,26 @@ def stock_apply_order_events(*, records: list[Record[OrderEvent]]) -> StockDecid
     )
 
 
+def _stock_decide(records: list[Record[OrderEvent]], *, assume_new: bool) -> Decisions:
+    """Read, decide and write a batch in one catalog transaction (rolled back on error)."""
+    with transaction.atomic(using=CATALOG_DB):
+        if connections[CATALOG_DB].vendor == "postgresql":
+            read, write = stock_read_batch_sql, stock_write_decisions_sql
+        else:
+            read, write = stock_read_batch_orm, stock_write_decisions_orm
+        products, decided = read(records=records, using=CATALOG_DB, assume_new=assume_new)
+        decisions = reserve_or_reject(records=records, products=products, decided=decided)
+        write(decisions=decisions, using=CATALOG_DB)
+        crash_point("consumer.before_db_commit")
+    return decisions
+
+
 def stock_read_batch_orm(
-    *, records: list[Record[OrderEvent]], using: str
+    *, records: list[Record[OrderEvent]], using: str, assume_new: bool = False
 ) -> tuple[dict[str, ProductState], dict[tuple[str, str], Decided]]:
     """Lock the batch's products (in productId order, so that consumers sharing products
-    cannot deadlock) and read them, then what the ledger already decided for its orders."""
+    cannot deadlock) and read them, then what the ledger already decided for its orders
+    (all of it: ``assume_new`` is the SQL path's)."""
     products = {
         pid: ProductState(stock, active)
         for pid, stock, active in Product.objects.using(using)

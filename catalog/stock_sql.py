@@ -7,7 +7,10 @@ elsewhere (SQLite); both have the same effect, and the tests run both.
   sharing products queue instead of deadlocking) and read their stock; then read what
   the ledger already decided for the batch's orders — a second statement, so that its
   snapshot is taken after the locks are held and includes whatever the previous holder
-  committed.
+  committed. A large batch assumes its orders are new and reads only what the ledger's
+  unique index could not tell it (``DECIDED_CANCELLATIONS``); a redelivered order then
+  fails the batch's COPY (``is_ledger_duplicate``), and ``catalog.services`` decides
+  the batch again with the whole read.
 * ``stock_write_decisions_sql``: write the ledger rows and set each product's stock to
   its last decision's ``stock_after``.
 
@@ -41,7 +44,7 @@ from django.db import connections
 from django.utils import timezone
 from psycopg import Cursor
 
-from catalog.reservations import Decided, Decisions, Movement, ProductState
+from catalog.reservations import CANCEL, ORDER, Decided, Decisions, Movement, ProductState
 from kafka_bridge.events import OrderEvent
 from kafka_bridge.messages import Record
 
@@ -71,6 +74,25 @@ DECIDED = """
 SELECT m.order_id, m.kind, m.product_id, m.delta, m.outcome, m.reason FROM catalog_stockmovement m
 WHERE m.order_id = ANY(ARRAY({orders}))
 """
+
+# A large batch, assumed new (a backlog is nearly always new events): the ledger is read
+# only for what its unique (orderId, kind) index cannot reveal when the batch's rows go
+# in. A cancellation decided earlier makes a later order a refusal, though the order's
+# own row would not collide: so every cancellation of the batch's orders (a small partial
+# index, ``stockmovement_cancel_idx``). A cancellation gives back what its order took: so
+# the orders of the batch's cancellations. An order already decided (a redelivery) is
+# left to the unique index: its COPY fails, the transaction rolls back, and the batch is
+# decided again with ``DECIDED`` (catalog.services). The read costs a fifth of the whole
+# probe of 5,000 orderIds (docs/BENCHMARKS.md, "Eleventh pass").
+DECIDED_CANCELLATIONS = f"""
+SELECT m.order_id, m.kind, m.product_id, m.delta, m.outcome, m.reason FROM catalog_stockmovement m
+WHERE m.kind = '{CANCEL}' AND m.order_id = ANY(ARRAY({{orders}}))
+UNION ALL
+SELECT m.order_id, m.kind, m.product_id, m.delta, m.outcome, m.reason FROM catalog_stockmovement m
+WHERE m.kind = '{ORDER}' AND m.order_id = ANY(ARRAY({{cancelled}}))
+"""
+# The ledger's one row per (orderId, kind): what a redelivered event collides with.
+LEDGER_UNIQUE = "stockmovement_one_per_order_kind"
 
 # The stock update is a data-modifying CTE: PostgreSQL runs it to completion although the
 # INSERT does not read it.
@@ -129,10 +151,12 @@ _staged: weakref.WeakSet[Any] = weakref.WeakSet()  # connections that have the s
 
 
 def stock_read_batch_sql(
-    *, records: list[Record[OrderEvent]], using: str
+    *, records: list[Record[OrderEvent]], using: str, assume_new: bool = False
 ) -> tuple[dict[str, ProductState], dict[tuple[str, str], Decided]]:
     """Lock the batch's products and read them and the ledger's decisions on its orders
-    (inside the caller's transaction on ``using``)."""
+    (inside the caller's transaction on ``using``). ``assume_new``: a large batch reads
+    only ``DECIDED_CANCELLATIONS`` and leaves redeliveries to the ledger's unique index;
+    its write then raises an ``IntegrityError`` that ``is_ledger_duplicate``."""
     if len(records) <= ARRAYS_UP_TO:
         with _raw(using) as raw, Cursor(raw) as plan, Cursor(raw) as lock, Cursor(raw) as ledger:
             with raw.pipeline():  # the three statements (and BEGIN) in one round trip
@@ -149,7 +173,13 @@ def stock_read_batch_sql(
             with raw.pipeline():
                 plan.execute(PLAN)
                 lock.execute(LOCK_PRODUCTS.format(**FROM_LINES), ["\n".join(sorted({p for _, p in pairs}))])
-                ledger.execute(DECIDED.format(**FROM_LINES), ["\n".join({o for o, _ in pairs})])
+                orders = "\n".join({o for o, _ in pairs})
+                if assume_new:
+                    cancelled = "\n".join({r.event.order_id for r in records if r.event.is_cancellation})
+                    lines = FROM_LINES["orders"]
+                    ledger.execute(DECIDED_CANCELLATIONS.format(orders=lines, cancelled=lines), [orders, cancelled])
+                else:
+                    ledger.execute(DECIDED.format(**FROM_LINES), [orders])
             return _read_results(lock, ledger)
 
     def read(cursor):
@@ -163,6 +193,13 @@ def stock_read_batch_sql(
             return _read_results(cursor, ledger)
 
     return _with_staging(using, read)
+
+
+def is_ledger_duplicate(exc: BaseException) -> bool:
+    """Whether a write failed on the ledger's one row per (orderId, kind): a batch read
+    with ``assume_new`` held an event already decided."""
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None) == LEDGER_UNIQUE
 
 
 def _read_results(lock, ledger) -> tuple[dict[str, ProductState], dict[tuple[str, str], Decided]]:

@@ -167,6 +167,40 @@ def test_every_writer_agrees_on_a_mixed_batch(products, monkeypatch):
     assert outcomes["orm"] == outcomes["arrays"]
 
 
+def test_every_writer_sees_what_earlier_batches_decided(products, monkeypatch, caplog):
+    # A large batch reads only the ledger's cancellations and leaves redelivered orders to
+    # the ledger's unique index: their COPY fails and the batch is decided again with the
+    # whole read. Every writer must agree on batches that meet earlier decisions.
+    earlier = [("o1", "CATALOG-001", 5), ("o2", "CATALOG-001", 3, ORDER_CANCELLED), ("o3", "CATALOG-002", 4)]
+    new = [("o2", "CATALOG-001", 3), ("o3", "CATALOG-002", 4, ORDER_CANCELLED), ("o5", "CATALOG-001", 1)]
+    redelivered = [("o5", "CATALOG-001", 1), ("o6", "CATALOG-002", 2), ("o1", "CATALOG-001", 5)]
+
+    def run():
+        decided = [stock_apply_order_events(records=records(*batch)) for batch in (earlier, new, redelivered)]
+        rows = list(StockMovement.objects.order_by("id").values_list("order_id", "kind", "outcome", "reason", "delta"))
+        return [(d.applied, d.refused, d.skipped) for d in decided], stocks(), rows, answers(*decided)
+
+    outcomes, redone, initial = {}, {}, stocks()
+    for name in ("arrays", "copy", "orm"):
+        caplog.clear()
+        with monkeypatch.context() as patch, caplog.at_level("INFO", logger="catalog.services"):
+            use_writer(name, patch)
+            outcomes[name] = run()
+        redone[name] = sum("deciding them again" in r.getMessage() for r in caplog.records)
+        StockMovement.objects.all().delete()
+        for product_id, stock in initial.items():
+            Product.objects.filter(product_id=product_id).update(stock=stock)
+    assert outcomes["arrays"][0] == [(3, 0, 0), (2, 1, 0), (1, 0, 2)]
+    assert [(r["status"], r["reason"], r["productId"], r["stockDelta"]) for r in outcomes["arrays"][3][3:6]] == [
+        ("REJECTED", "CANCELLED_FIRST", "CATALOG-001", 0),
+        ("CANCELLED", "", "CATALOG-002", 4),
+        ("CONFIRMED", "", "CATALOG-001", -1),
+    ]
+    assert outcomes["copy"] == outcomes["arrays"]
+    assert outcomes["orm"] == outcomes["arrays"]
+    assert redone == {"arrays": 0, "copy": 1, "orm": 0}  # only the COPY path assumes a batch is new
+
+
 @pytest.mark.parametrize("plain", [True, False], ids=["plain", "with-escapes"])
 def test_copy_stores_identifiers_and_times_as_sent(products, monkeypatch, plain):
     # A large batch is COPY'd as one string when no identifier holds a character COPY's

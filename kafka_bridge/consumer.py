@@ -106,11 +106,11 @@ class _Decoded:
 
 @dataclass
 class _Applied:
-    """A batch applied and its replies and dead letters acknowledged: its offsets may move."""
+    """A batch applied: once its replies and dead letters are acknowledged, its offsets may move."""
 
     messages: list[Message]
     result: BatchResult
-    dead_lettered: int
+    letters: list[DeadLetter]  # the batch's own and the handlers'
 
 
 class BatchConsumer:
@@ -150,6 +150,8 @@ class BatchConsumer:
         self._committed_at = 0.0  # when it was sent (monotonic)
         self.pipeline = settings.CONSUMER_PIPELINE if pipeline is None else pipeline
         self._inflight: Future[_Applied] | None = None  # the batch being applied (pipeline)
+        self._applier: ThreadPoolExecutor | None = None
+        self._publisher: ConfirmedPublisher
 
     def stop(self) -> None:
         """Ask the loop to finish the batch in hand, commit it and return."""
@@ -157,9 +159,10 @@ class BatchConsumer:
 
     def run(self) -> LoopStats:
         consumer = Consumer(self._config)
-        publisher = ConfirmedPublisher()  # dead letters and replies
-        # One thread applies (its own database connection); this one fetches and decodes.
-        applier = ThreadPoolExecutor(1, thread_name_prefix="apply") if self.pipeline else None
+        self._publisher = publisher = ConfirmedPublisher()  # dead letters and replies
+        # One thread applies (its own database connection); this one fetches, decodes and
+        # publishes.
+        self._applier = applier = ThreadPoolExecutor(1, thread_name_prefix="apply") if self.pipeline else None
         self._last_activity = time.monotonic()
         self._assigned_once = False
         consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
@@ -174,13 +177,15 @@ class BatchConsumer:
                 try:
                     messages = self._fetch(consumer)
                     decoded = self._decode(messages) if messages else None
-                    self._finish_inflight(consumer)  # batch N: applied, published; its offsets move
                     if decoded is not None:
                         self._last_activity = time.monotonic()
-                        if applier is None:
-                            self._finish(consumer, self._apply_batch(decoded, publisher))
-                        else:
-                            self._inflight = applier.submit(self._apply_batch, decoded, publisher)
+                    if applier is None:
+                        if decoded is not None:
+                            self._publish(consumer, self._apply_batch(decoded))
+                    else:
+                        # Batch N+1 goes to the applier as soon as N is applied; N's replies
+                        # are published, and its offsets move, while N+1 is applied.
+                        self._finish_inflight(consumer, then_apply=decoded)
                 except _StopRequested:
                     logger.info("stopping before the batch's offsets were committed; it will be redelivered")
                     break
@@ -240,7 +245,8 @@ class BatchConsumer:
         # Wait for the first message (low latency when traffic is light), then take
         # whatever else has already arrived, up to a batch (throughput when it is heavy:
         # librdkafka prefetches, so under load the batch fills without waiting).
-        first = consumer.poll(min(1.0, self.exit_when_idle or 1.0))
+        # A batch being applied (pipelined) is not kept waiting for its replies by a quiet topic.
+        first = consumer.poll(0 if self._inflight is not None else min(1.0, self.exit_when_idle or 1.0))
         if first is None:
             return []
         messages = [first]
@@ -272,9 +278,9 @@ class BatchConsumer:
             by_topic.setdefault(topic, []).append(Record.of(message, event=event))
         return _Decoded(messages, by_topic, letters)
 
-    def _apply_batch(self, batch: _Decoded, publisher: ConfirmedPublisher) -> _Applied:
-        """Apply a decoded batch, then publish its dead letters and replies and wait for
-        the broker to have them all (the applier thread, when pipelined)."""
+    def _apply_batch(self, batch: _Decoded) -> _Applied:
+        """Apply a decoded batch: each topic's records in one transaction (the applier
+        thread, when pipelined)."""
         result = BatchResult()
         for topic, records in batch.by_topic.items():
             started = time.monotonic()
@@ -287,7 +293,12 @@ class BatchConsumer:
             )
             result += applied
         crash_point("consumer.after_db_commit")
-        letters = batch.letters + result.dead_letters
+        return _Applied(batch.messages, result, batch.letters + result.dead_letters)
+
+    def _publish(self, consumer: Consumer, applied: _Applied) -> None:
+        """Publish an applied batch's dead letters and replies, wait for the broker to have
+        them all, then move its offsets."""
+        letters = applied.letters
         for letter in letters:
             logger.warning(
                 "dead-lettering %s: %s (%s)",
@@ -297,23 +308,25 @@ class BatchConsumer:
                 extra=letter.source.log_fields,
             )
         # One wait for the broker per batch, for its dead letters and its replies together.
-        outgoing = [dead_letter_message(letter) for letter in letters] + result.replies
-        if outgoing and not publisher.send(outgoing, should_stop=lambda: self._stopping):
+        outgoing = [dead_letter_message(letter) for letter in letters] + applied.result.replies
+        if outgoing and not self._publisher.send(outgoing, should_stop=lambda: self._stopping):
             raise _StopRequested
         for letter in letters:
             CONSUMED.labels(letter.source.topic, "dead_lettered").inc()
-        return _Applied(batch.messages, result, len(letters))
-
-    def _finish(self, consumer: Consumer, applied: _Applied) -> None:
         self._mark_applied(consumer, applied.messages)
         crash_point("consumer.after_offset_commit")
-        self.stats.add(applied.result, applied.dead_lettered)
+        self.stats.add(applied.result, len(letters))
 
-    def _finish_inflight(self, consumer: Consumer) -> None:
-        """Wait for the batch being applied, if any, and move its offsets."""
+    def _finish_inflight(self, consumer: Consumer, *, then_apply: _Decoded | None = None) -> None:
+        """Wait for the batch being applied, if any; hand ``then_apply`` to the applier;
+        then publish the first's replies and move its offsets (pipelined)."""
         inflight, self._inflight = self._inflight, None
-        if inflight is not None:
-            self._finish(consumer, inflight.result())
+        applied = inflight.result() if inflight is not None else None
+        if then_apply is not None:
+            assert self._applier is not None
+            self._inflight = self._applier.submit(self._apply_batch, then_apply)
+        if applied is not None:
+            self._publish(consumer, applied)
 
     def _apply(self, handler: BatchHandler, records: list[Record]) -> BatchResult:
         backoff = 0.5

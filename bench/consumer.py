@@ -8,7 +8,8 @@ first ``--baseline-events``), one ``runconsumer`` process, and ``runconsumer --p
 ``--sweep`` also measures one process at several batch sizes and draws
 docs/img/consumer-throughput.png.
 
-The ceiling is measured first, in the same run on the same database: the same number of
+The ceiling is measured in the same run on the same database, before the consumers and
+again after them (after a warm-up; the higher of the two counts): the same number of
 ledger rows COPY'd straight into ``catalog_stockmovement`` (its real indexes), 5,000 rows
 per transaction, one connection; no Kafka, no logic. Each consumer's rate is printed as a
 ratio of it, because these machines change speed from one hour to the next.
@@ -233,7 +234,11 @@ def main(argv: list[str] | None = None) -> None:
             config={"min.insync.replicas": "2"} if args.cluster else None,
         )
         product_ids = setup_products(args.products)
-        ceiling = copy_ceiling(product_ids, args.events)
+        # The ceiling's first COPY into a new database came out below the floor's (which writes
+        # the same rows, and more): a warm-up first, not counted; then it is measured here and
+        # again after the consumers, and the higher of the two is the ceiling.
+        copy_ceiling(product_ids, args.events)
+        ceiling = ceiling_first = copy_ceiling(product_ids, args.events)
         produce_events(topic, product_ids, args.events)
 
         group = lambda: f"bench-{uuid.uuid4().hex[:8]}"  # noqa: E731  a fresh group reads from the start
@@ -390,6 +395,13 @@ def main(argv: list[str] | None = None) -> None:
                 profile=stacks,
             )
             print_profile(stacks)
+        ceiling_last = copy_ceiling(product_ids, args.events)
+        ceiling = max(ceiling_first, ceiling_last)
+        for row in ceiling_rows:
+            if row.baseline == ceiling_first:
+                row.baseline = ceiling
+        ceiling_rows[0].value = ceiling
+        ceiling_rows[0].settings += f"; the higher of {ceiling_first:,.0f} (first) and {ceiling_last:,.0f} (last)"
         flags = (" --sweep" if args.sweep else "") + (" --cluster" if args.cluster else "")
         print_table(f"Consumer apply throughput (python -m bench.consumer{flags})", rows)
         print_table("Against the ceiling (ratio = events/s ÷ bare COPY rows/s, same run)", ceiling_rows)

@@ -1,4 +1,4 @@
-"""How the consumer asks the ledger what it already decided, three ways, on one PostgreSQL.
+"""How the consumer asks the ledger what it already decided, five ways, on one PostgreSQL.
 
     python -m bench.ledger_probe [--ledger 200000] [--batch 5000]
 
@@ -7,8 +7,11 @@ orderIds, the read that ``catalog.stock_sql`` makes before deciding a batch: the
 probed for the batch's orderIds. Each way is timed by PostgreSQL (``EXPLAIN ANALYZE``'s
 execution time, the best of 5), inside the same transaction as the consumer's:
 
-* ``= ANY(ARRAY(…))`` over the orderIds sent as one parameter, a line each: what the
-  consumer sends, one scan of the ledger's index for the batch;
+* the cancellations only (``DECIDED_CANCELLATIONS``): what a large batch, assumed new,
+  reads (a batch without cancellations: the second half reads nothing);
+* ``= ANY(ARRAY(…))`` over the orderIds sent as one parameter, a line each: what a small
+  batch reads, and a large one found to hold a redelivered order, one scan of the
+  ledger's index for the batch;
 * ``IN (…)`` over the same parameter: a nested loop starting an index scan per orderId;
 * ``IN (…)`` over them sorted first;
 * ``IN (…)`` over the temporary table they were COPY'd into: what the consumer sent before
@@ -58,7 +61,10 @@ def main(argv: list[str] | None = None) -> None:
         probe_in = stock_sql.DECIDED.replace("= ANY(ARRAY({orders}))", "IN ({orders})")
         assert probe_in != stock_sql.DECIDED, "catalog.stock_sql.DECIDED changed: update the IN (...) rewrite"
         ways = {
-            "= ANY(ARRAY(...)): the consumer's": stock_sql.DECIDED.format(orders=lines),
+            "cancellations only: a large batch's, assumed new": stock_sql.DECIDED_CANCELLATIONS.format(
+                orders=lines, cancelled=lines
+            ),
+            "= ANY(ARRAY(...)): a small batch's, and a redelivered one's": stock_sql.DECIDED.format(orders=lines),
             "IN (...)": probe_in.format(orders=lines),
             "IN (...), orderIds sorted": probe_in.format(orders=f"SELECT o FROM ({lines}) AS s(o) ORDER BY 1"),
             "IN (...) over a temporary table: before": probe_in.format(**stock_sql.FROM_STAGING),
@@ -73,7 +79,8 @@ def main(argv: list[str] | None = None) -> None:
                         with cursor.copy("COPY stock_batch (order_id, product_id) FROM STDIN") as copy:
                             copy.write("".join(f"{order}\tP\n" for order in orders.split("\n")))
                     cursor.execute(stock_sql.PLAN)
-                    cursor.execute("EXPLAIN ANALYZE " + query, [] if "stock_batch" in query else [orders])
+                    params = [orders, ""] if query.count("%s") == 2 else [orders]  # no cancellations in the batch
+                    cursor.execute("EXPLAIN ANALYZE " + query, [] if "stock_batch" in query else params)
                     plan = "\n".join(r[0] for r in cursor.fetchall())
                 best = min(best, float(re.search(r"Execution Time: ([\d.]+) ms", plan).group(1)))
             table.append(

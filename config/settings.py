@@ -269,11 +269,12 @@ KAFKA_PUBLISHER_LINGER_MS = int(os.environ.get("KAFKA_PUBLISHER_LINGER_MS", "0")
 # applied at once and batches fill by themselves under load (librdkafka prefetches).
 CONSUMER_BATCH_SIZE = int(os.environ.get("CONSUMER_BATCH_SIZE", "2000"))
 CONSUMER_BATCH_WAIT_SECONDS = float(os.environ.get("CONSUMER_BATCH_WAIT_SECONDS", "0"))
-# On: fetch and decode the next batch while one thread applies this one (kafka_bridge/consumer.py).
-# Off by default: on this project's 2-core machines it never beat one batch at a time
-# (8–13% slower in the ninth pass, within 1–5% in the tenth) and spent more CPU per event
-# (its batches come smaller, and both threads want the one GIL): docs/BENCHMARKS.md,
-# "Ninth pass" and "Tenth pass". It may pay where the database is far away.
+# On: one thread applies a batch while the loop publishes the previous batch's replies and
+# fetches and decodes the next (kafka_bridge/consumer.py). Off by default: on this
+# project's 2-core machines it gains one process ~10% of events/s at best, within the
+# noise of one run, for ~25% more CPU per event, which three processes on two cores pay
+# for (docs/BENCHMARKS.md, "Ninth pass" to "Eleventh pass"). It may pay where the database
+# is far away or the cores are more.
 CONSUMER_PIPELINE = env_bool("CONSUMER_PIPELINE", False)
 # Consumers commit their offsets to Kafka at most this often (and whenever they go quiet,
 # lose partitions or stop), not after every batch: under light load a batch is a single

@@ -20,12 +20,14 @@ load a batch is one event, and a commit per batch was one more broker request pe
 A crash redelivers what was applied since the last commit, which the ledger skips.
 
 The loop can run as a two-stage pipeline (``pipeline=True``, settings ``CONSUMER_PIPELINE``;
-off by default): while one thread applies batch N in the database and waits for its
-replies' acknowledgements, the loop fetches and decodes batch N+1. Batches still apply one
-after the other, in order, on one connection; N+1 is handed over only once N is applied
-and published, and N's offsets are recorded only then. A rebalance that takes partitions
-away waits for the batch in flight before committing. On two cores it lost to one batch
-at a time (docs/BENCHMARKS.md, "Ninth pass"); both are tested.
+off by default): one thread applies batch N+1 in the database while this one publishes
+batch N's replies, waits for their acknowledgements, records N's offsets, and fetches and
+decodes batch N+2. Batches still apply one after the other, in order, on one connection;
+N+1 is handed over as soon as N is applied, a reply is published only once its batch is
+committed, and a batch's offsets are recorded only once its replies are acknowledged. A
+rebalance that takes partitions away waits for the batch in flight, and its replies,
+before committing. Both are tested; docs/BENCHMARKS.md ("Eleventh pass") has what each
+gives on two cores.
 """
 
 from __future__ import annotations

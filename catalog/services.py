@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
+from catalog.forecast import Forecast
 from catalog.models import OutboxEvent, Product, StockMovement
 from catalog.reservations import APPLIED, Decided, Decisions, ProductState, reserve_or_reject
 from catalog.stock_sql import is_ledger_duplicate, stock_read_batch_sql, stock_write_decisions_sql
@@ -39,9 +40,14 @@ class StockDecided:
     skipped: int  # already in the ledger: redelivered
     results: list[OrderResult]  # one answer per event, in order; a skipped one's as first decided
     dead_letters: list[DeadLetter]  # events that can never apply (a cancellation for another product)
+    # For the forecaster (catalog.forecast): whether the forecast's decisions were the ones
+    # written, the products as read under the locks, and the stock the decisions set.
+    forecast_held: bool = False
+    products: dict[str, ProductState] = field(default_factory=dict)
+    stock: dict[str, int] = field(default_factory=dict)
 
 
-def stock_apply_order_events(*, records: list[Record[OrderEvent]]) -> StockDecided:
+def stock_apply_order_events(*, records: list[Record[OrderEvent]], forecast: Forecast | None = None) -> StockDecided:
     """Decide a batch of order events in one catalog transaction, exactly once per order.
 
     Locks the batch's products (in productId order, so consumers sharing products queue
@@ -63,9 +69,13 @@ def stock_apply_order_events(*, records: list[Record[OrderEvent]]) -> StockDecid
     batch is first assumed to hold only new orders, which spares most of the ledger read;
     if one was already decided, its write fails on the ledger's unique index, the
     transaction rolls back, and the batch is decided again against the whole ledger.
+
+    ``forecast`` (the pipelined consumer's, ``catalog.forecast``): the batch decided ahead
+    of its locks. Its decisions are written if what was read under the locks is what it
+    assumed; otherwise the batch is decided here, as without one.
     """
     try:
-        decisions = _stock_decide(records, assume_new=True)
+        products, decisions, held = _stock_decide(records, assume_new=True, forecast=forecast)
     except IntegrityError as exc:
         if not is_ledger_duplicate(exc):
             raise
@@ -75,7 +85,7 @@ def stock_apply_order_events(*, records: list[Record[OrderEvent]]) -> StockDecid
             records[0].where,
             extra=records[0].log_fields,
         )
-        decisions = _stock_decide(records, assume_new=False)
+        products, decisions, held = _stock_decide(records, assume_new=False, forecast=forecast)
     applied = sum(1 for m in decisions.movements if m.outcome == APPLIED)
     return StockDecided(
         applied=applied,
@@ -83,21 +93,33 @@ def stock_apply_order_events(*, records: list[Record[OrderEvent]]) -> StockDecid
         skipped=decisions.skipped,
         results=decisions.results,
         dead_letters=decisions.dead_letters,
+        forecast_held=held,
+        products=products,
+        stock=decisions.stock,
     )
 
 
-def _stock_decide(records: list[Record[OrderEvent]], *, assume_new: bool) -> Decisions:
-    """Read, decide and write a batch in one catalog transaction (rolled back on error)."""
+def _stock_decide(
+    records: list[Record[OrderEvent]], *, assume_new: bool, forecast: Forecast | None
+) -> tuple[dict[str, ProductState], Decisions, bool]:
+    """Read, decide and write a batch in one catalog transaction (rolled back on error):
+    the products as read, the decisions written, and whether they were the forecast's."""
     with transaction.atomic(using=CATALOG_DB):
         if connections[CATALOG_DB].vendor == "postgresql":
             read, write = stock_read_batch_sql, stock_write_decisions_sql
         else:
             read, write = stock_read_batch_orm, stock_write_decisions_orm
         products, decided = read(records=records, using=CATALOG_DB, assume_new=assume_new)
-        decisions = reserve_or_reject(records=records, products=products, decided=decided)
+        # A forecast made on what was read here has the decisions the rules would make now.
+        held = forecast is not None and forecast.holds(products, decided)
+        if held:
+            assert forecast is not None and forecast.decisions is not None
+            decisions = forecast.decisions
+        else:
+            decisions = reserve_or_reject(records=records, products=products, decided=decided)
         write(decisions=decisions, using=CATALOG_DB)
         crash_point("consumer.before_db_commit")
-    return decisions
+    return products, decisions, held
 
 
 def stock_read_batch_orm(

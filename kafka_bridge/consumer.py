@@ -36,8 +36,8 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from django.conf import settings
@@ -68,10 +68,10 @@ class DatabaseBatchHandler:
     transient_errors: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
     using = "default"
 
-    def run(self, apply: Callable[..., R], records: list) -> R:
-        """``apply(records=records)``; on a database error, close the connection first."""
+    def run(self, apply: Callable[..., R], records: list, **kwargs: Any) -> R:
+        """``apply(records=records, **kwargs)``; on a database error, close the connection first."""
         try:
-            return apply(records=records)
+            return apply(records=records, **kwargs)
         except DatabaseError:
             connections[self.using].close()
             raise
@@ -104,6 +104,7 @@ class _Decoded:
     messages: list[Message]
     by_topic: dict[str, list[Record]]
     letters: list[DeadLetter]
+    prepared: dict[str, Any] = field(default_factory=dict)  # by topic: what its handler's prepare() gave
 
 
 @dataclass
@@ -185,6 +186,8 @@ class BatchConsumer:
                         if decoded is not None:
                             self._publish(consumer, self._apply_batch(decoded))
                     else:
+                        if decoded is not None:
+                            self._prepare(decoded)  # while batch N is applied
                         # Batch N+1 goes to the applier as soon as N is applied; N's replies
                         # are published, and its offsets move, while N+1 is applied.
                         self._finish_inflight(consumer, then_apply=decoded)
@@ -286,7 +289,7 @@ class BatchConsumer:
         result = BatchResult()
         for topic, records in batch.by_topic.items():
             started = time.monotonic()
-            applied = self._apply(self.handlers[topic], records)
+            applied = self._apply(self.handlers[topic], records, batch.prepared.get(topic))
             observe_batch(
                 topic,
                 seconds=time.monotonic() - started,
@@ -326,15 +329,27 @@ class BatchConsumer:
         applied = inflight.result() if inflight is not None else None
         if then_apply is not None:
             assert self._applier is not None
+            for topic, prepared in then_apply.prepared.items():  # batch N done: what N+1 assumed may have moved
+                ready = getattr(self.handlers[topic], "ready", None)
+                if ready is not None:
+                    then_apply.prepared[topic] = ready(then_apply.by_topic[topic], prepared)
             self._inflight = self._applier.submit(self._apply_batch, then_apply)
         if applied is not None:
             self._publish(consumer, applied)
 
-    def _apply(self, handler: BatchHandler, records: list[Record]) -> BatchResult:
+    def _prepare(self, batch: _Decoded) -> None:
+        """Let each handler that can work on its records ahead of applying them
+        (``prepare``, then ``ready`` just before they go to the applier) do so."""
+        for topic, records in batch.by_topic.items():
+            prepare = getattr(self.handlers[topic], "prepare", None)
+            if prepare is not None:
+                batch.prepared[topic] = prepare(records)
+
+    def _apply(self, handler: BatchHandler, records: list[Record], prepared: Any = None) -> BatchResult:
         backoff = 0.5
         while True:
             try:
-                return handler.apply(records)
+                return handler.apply(records) if prepared is None else handler.apply(records, prepared)  # type: ignore[call-arg]
             except handler.transient_errors as exc:
                 logger.warning(
                     "waiting for the database (%s: %s); retrying %d record(s) from %s in %.1fs",

@@ -99,7 +99,15 @@ class BatchResult:
 
 
 class BatchHandler(Protocol[T]):
-    """One topic's handler, as the consume loop drives it."""
+    """One topic's handler, as the consume loop drives it.
+
+    A handler may also define ``prepare(records)``, ``ready(records, prepared)`` and
+    ``apply(records, prepared)``: the pipelined loop then calls ``prepare`` on its own
+    thread, in batch order, while the batch before is applied; ``ready`` once that batch is
+    done, just before this one goes to the applier (to redo what it assumed, if that moved);
+    and ``apply`` with what they gave. After a failure the loop may apply records alone,
+    without ``prepared``. (The catalog's forecast: catalog/forecast.py.)
+    """
 
     # Exceptions that mean "try the same batch again later" (database down, lock timeout).
     transient_errors: tuple[type[BaseException], ...]

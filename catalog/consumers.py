@@ -6,10 +6,11 @@ from django.conf import settings
 
 from catalog.forecast import Forecast, StockForecaster
 from catalog.services import stock_apply_order_events
+from catalog.stock_sql import ledger_ahead
 from config.routers import CATALOG_DB
 from kafka_bridge.consumer import DatabaseBatchHandler
-from kafka_bridge.events import OrderEvent
-from kafka_bridge.messages import BatchResult, Record
+from kafka_bridge.events import OrderEvent, OrderResult
+from kafka_bridge.messages import BatchResult, Outgoing, Record
 
 
 class OrderEventsHandler(DatabaseBatchHandler):
@@ -26,22 +27,36 @@ class OrderEventsHandler(DatabaseBatchHandler):
         return OrderEvent.from_json(value)
 
     def prepare(self, records: list[Record[OrderEvent]]) -> Forecast:
-        return self.forecaster.ahead(records)
+        return self._built_ahead(self.forecaster.ahead(records))
 
     def ready(self, records: list[Record[OrderEvent]], prepared: Forecast) -> Forecast:
-        return self.forecaster.ready(prepared, records)
+        forecast = self.forecaster.ready(prepared, records)
+        return forecast if forecast is prepared else self._built_ahead(forecast)
+
+    def _built_ahead(self, forecast: Forecast) -> Forecast:
+        """The ledger's COPY text and the replies of a forecast's decisions, built on the
+        loop's thread too: the applier then only reads, checks and writes."""
+        if forecast.decisions is not None:
+            forecast.ledger = ledger_ahead(forecast.decisions)
+            forecast.replies = self._replies(forecast.decisions.results)
+        return forecast
 
     def apply(self, records: list[Record[OrderEvent]], prepared: Forecast | None = None) -> BatchResult:
         decided = self.run(stock_apply_order_events, records, forecast=prepared)
         self.forecaster.settle(
             prepared, records, held=decided.forecast_held, products=decided.products, stock=decided.stock
         )
-        topic = settings.ORDER_RESULTS_TOPIC
+        built = prepared.replies if decided.forecast_held and prepared is not None else None
         return BatchResult(
             applied=decided.applied,
             refused=decided.refused,
             skipped=decided.skipped,
             dead_letters=decided.dead_letters,
-            # Keyed by orderId: one order's answers stay in order on the results topic.
-            replies=[(topic, r.order_id.encode(), r.to_json(), None) for r in decided.results],
+            replies=built if built is not None else self._replies(decided.results),
         )
+
+    @staticmethod
+    def _replies(results: list[OrderResult]) -> list[Outgoing]:
+        # Keyed by orderId: one order's answers stay in order on the results topic.
+        topic = settings.ORDER_RESULTS_TOPIC
+        return [(topic, r.order_id.encode(), r.to_json(), None) for r in results]

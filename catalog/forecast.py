@@ -40,6 +40,9 @@ class Forecast:
     epoch: int  # what the forecaster knew when it was made (a wrong forecast starts a new epoch)
     products: dict[str, ProductState] | None = None  # what the decisions assume (None: no forecast)
     decisions: Decisions | None = None
+    # What the applier would build from the decisions, built by the handler ahead as well.
+    ledger: str | None = None
+    replies: list | None = None
 
     def holds(self, products: dict[str, ProductState], decided: dict[tuple[str, str], Decided]) -> bool:
         """Whether what the batch read under its locks is what the forecast assumed."""

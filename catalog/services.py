@@ -117,7 +117,7 @@ def _stock_decide(
             decisions = forecast.decisions
         else:
             decisions = reserve_or_reject(records=records, products=products, decided=decided)
-        write(decisions=decisions, using=CATALOG_DB)
+        write(decisions=decisions, using=CATALOG_DB, ledger=forecast.ledger if held and forecast else None)
         crash_point("consumer.before_db_commit")
     return products, decisions, held
 
@@ -145,8 +145,9 @@ def stock_read_batch_orm(
     return products, decided
 
 
-def stock_write_decisions_orm(*, decisions: Decisions, using: str) -> None:
-    """Write ledger rows and stock through the ORM."""
+def stock_write_decisions_orm(*, decisions: Decisions, using: str, ledger: str | None = None) -> None:
+    """Write ledger rows and stock through the ORM (``ledger``, a COPY text, is the SQL
+    path's)."""
     StockMovement.objects.using(using).bulk_create(
         [
             StockMovement(

@@ -211,10 +211,18 @@ def _read_results(lock, ledger) -> tuple[dict[str, ProductState], dict[tuple[str
     return products, decided
 
 
-def stock_write_decisions_sql(*, decisions: Decisions, using: str) -> None:
-    """Write the decisions (the batch's products already locked)."""
+def stock_write_decisions_sql(*, decisions: Decisions, using: str, ledger: str | None = None) -> None:
+    """Write the decisions (the batch's products already locked). ``ledger``: their COPY
+    text, built ahead (``ledger_ahead``)."""
     moves = decisions.movements
     if not moves:
+        return
+    if ledger is not None and len(moves) > ARRAYS_UP_TO:
+        with _raw(using) as raw, raw.cursor() as cursor:
+            with cursor.copy(f"COPY catalog_stockmovement ({LEDGER_COLUMNS}) FROM STDIN") as copy:
+                copy.write(ledger.replace(_LATER, f"\t{timezone.now().isoformat()}\n"))
+            if decisions.stock:
+                cursor.execute(STOCK_FROM_ARRAYS, [list(decisions.stock), list(decisions.stock.values())], binary=True)
         return
     rows = ledger_rows(moves)
     if len(moves) <= ARRAYS_UP_TO:
@@ -264,12 +272,22 @@ def ledger_copy(cursor: Cursor, rows: list[tuple], *, applied_at: datetime) -> N
                 copy.write_row((*row, applied_at))
 
 
-def ledger_text(rows: list[tuple], *, applied_at: datetime) -> str | None:
+def ledger_ahead(decisions: Decisions) -> str | None:
+    """The decisions' COPY text, built before they are written (the pipelined consumer
+    builds it on its loop's thread while the batch before is written), with their
+    ``applied_at`` filled in when they are; None if they would not be written by COPY."""
+    if len(decisions.movements) <= ARRAYS_UP_TO:
+        return None
+    return ledger_text(ledger_rows(decisions.movements), applied_at=None)
+
+
+def ledger_text(rows: list[tuple], *, applied_at: datetime | None) -> str | None:
     """The rows in COPY's text format, as one string; None if an identifier (orderId,
-    productId, topic) holds a character that format escapes."""
+    productId, topic) holds a character that format escapes. ``applied_at`` None: a
+    placeholder, for ``stock_write_decisions_sql`` to fill in."""
     if not _plain((row[0], row[4], row[7]) for row in rows):
         return None
-    at = applied_at.isoformat()
+    at = "@" if applied_at is None else applied_at.isoformat()
     return "".join(
         [
             f"{order}\t{kind}\t{outcome}\t{reason}\t{product}\t{delta}\t"
@@ -284,6 +302,9 @@ def ledger_text(rows: list[tuple], *, applied_at: datetime) -> str | None:
 # strings have none is written as one string built by f-strings (~0.4 µs a row), the
 # rest row by row by psycopg's write_row (~1.8 µs a row, which escapes).
 NULL = "\\N"
+# The placeholder of a text built ahead: its last field, "@", on each line. Only the last
+# field is followed by a line break, and a plain text has no other tab or line break.
+_LATER = "\t@\n"
 _ESCAPED = ("\\", "\t", "\n", "\r")
 
 

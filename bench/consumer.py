@@ -335,9 +335,9 @@ def main(argv: list[str] | None = None) -> None:
                     f"{settings}, batch {args.batch_size:,}",
                 )
             )
-        # One process with the pipeline (the next batch fetched and decoded while this one is
-        # applied: CONSUMER_PIPELINE, off by default) against one stage, alternating, so that
-        # neither gets the later (warmer) place in the run.
+        # One process with the pipeline (the next batch fetched, decoded and forecast while this
+        # one is applied: CONSUMER_PIPELINE, on for one process by default) against one stage,
+        # alternating, so that neither gets the later (warmer) place in the run.
         compared: dict[str, list[float]] = {"false": [], "true": []}
         for round_ in range(args.pipeline_rounds):
             for pipelined in ("false", "true"):

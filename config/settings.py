@@ -269,13 +269,15 @@ KAFKA_PUBLISHER_LINGER_MS = int(os.environ.get("KAFKA_PUBLISHER_LINGER_MS", "0")
 # applied at once and batches fill by themselves under load (librdkafka prefetches).
 CONSUMER_BATCH_SIZE = int(os.environ.get("CONSUMER_BATCH_SIZE", "2000"))
 CONSUMER_BATCH_WAIT_SECONDS = float(os.environ.get("CONSUMER_BATCH_WAIT_SECONDS", "0"))
-# On: one thread applies a batch while the loop publishes the previous batch's replies and
-# fetches and decodes the next (kafka_bridge/consumer.py). Off by default: on this
-# project's 2-core machines it gains one process ~10% of events/s at best, within the
-# noise of one run, for ~25% more CPU per event, which three processes on two cores pay
-# for (docs/BENCHMARKS.md, "Ninth pass" to "Eleventh pass"). It may pay where the database
-# is far away or the cores are more.
-CONSUMER_PIPELINE = env_bool("CONSUMER_PIPELINE", False)
+# Pipelined: one thread applies a batch while the loop publishes the previous batch's
+# replies, fetches and decodes the next, and decides it ahead (the catalog's forecast:
+# catalog/forecast.py). auto (the default): pipelined when `runconsumer` runs one process,
+# one stage in each member of `runconsumer --processes N`. On this project's 2-core
+# machines the pipeline took one process from 0.38-0.40 to 0.47-0.49 of the COPY ceiling,
+# and cost three processes 8-10%, which already share the cores (docs/BENCHMARKS.md,
+# "Eleventh pass"). true / false: always / never.
+_pipeline = os.environ.get("CONSUMER_PIPELINE", "auto").strip().lower()
+CONSUMER_PIPELINE = None if _pipeline == "auto" else _pipeline in {"1", "true", "yes", "on"}
 # Consumers commit their offsets to Kafka at most this often (and whenever they go quiet,
 # lose partitions or stop), not after every batch: under light load a batch is a single
 # event, and a commit per batch cost the broker one more request per order

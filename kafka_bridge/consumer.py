@@ -20,14 +20,15 @@ load a batch is one event, and a commit per batch was one more broker request pe
 A crash redelivers what was applied since the last commit, which the ledger skips.
 
 The loop can run as a two-stage pipeline (``pipeline=True``, settings ``CONSUMER_PIPELINE``;
-off by default): one thread applies batch N+1 in the database while this one publishes
-batch N's replies, waits for their acknowledgements, records N's offsets, and fetches and
-decodes batch N+2. Batches still apply one after the other, in order, on one connection;
-N+1 is handed over as soon as N is applied, a reply is published only once its batch is
-committed, and a batch's offsets are recorded only once its replies are acknowledged. A
-rebalance that takes partitions away waits for the batch in flight, and its replies,
-before committing. Both are tested; docs/BENCHMARKS.md ("Eleventh pass") has what each
-gives on two cores.
+on unless set false, and ``runconsumer --processes N`` sets its members false): one thread
+applies batch N+1 in the database while this one publishes batch N's replies, waits for
+their acknowledgements, records N's offsets, and fetches, decodes and prepares batch N+2
+(a handler's ``prepare``: the catalog decides it ahead, catalog/forecast.py). Batches still
+apply one after the other, in order, on one connection; N+1 is handed over as soon as N
+is applied, a reply is published only once its batch is committed, and a batch's offsets
+are recorded only once its replies are acknowledged. A rebalance that takes partitions
+away waits for the batch in flight, and its replies, before committing. Both are tested;
+docs/BENCHMARKS.md ("Eleventh pass") has what each gives on two cores.
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ class BatchConsumer:
         self._positions: dict[tuple[str, int], int] = {}  # next offset per partition, applied
         self._uncommitted = False  # positions moved since the last commit was sent
         self._committed_at = 0.0  # when it was sent (monotonic)
-        self.pipeline = settings.CONSUMER_PIPELINE if pipeline is None else pipeline
+        # CONSUMER_PIPELINE None (auto): pipelined; `runconsumer --processes N` sets its members false.
+        self.pipeline = settings.CONSUMER_PIPELINE is not False if pipeline is None else pipeline
         self._inflight: Future[_Applied] | None = None  # the batch being applied (pipeline)
         self._applier: ThreadPoolExecutor | None = None
         self._publisher: ConfirmedPublisher

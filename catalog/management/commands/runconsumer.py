@@ -1,6 +1,7 @@
 """``python manage.py runconsumer``: apply order events from Kafka to the catalog's stock
 and publish each order's outcome."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -74,8 +75,11 @@ class Command(BaseCommand):
         if options["exit_when_idle"]:
             member += ["--exit-when-idle", str(options["exit_when_idle"])]
         port = options["metrics_port"]  # member i serves its metrics on port + i
+        env = dict(os.environ)
+        if settings.CONSUMER_PIPELINE is None:  # auto: the members share the cores already
+            env["CONSUMER_PIPELINE"] = "false"
         members = [
-            subprocess.Popen(member + (["--metrics-port", str(port + i)] if port else []))
+            subprocess.Popen(member + (["--metrics-port", str(port + i)] if port else []), env=env)
             for i in range(options["processes"])
         ]
 

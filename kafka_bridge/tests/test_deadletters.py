@@ -24,10 +24,10 @@ def test_list_show_and_replay_after_the_fix(topic, products, monkeypatch):
 
     real_apply = consumers.stock_apply_order_events
 
-    def apply_with_a_bug(*, records):
+    def apply_with_a_bug(*, records, **options):
         if any(r.event.product_id == "CATALOG-002" for r in records):
             raise ZeroDivisionError("a bug in our code")
-        return real_apply(records=records)
+        return real_apply(records=records, **options)
 
     monkeypatch.setattr(consumers, "stock_apply_order_events", apply_with_a_bug)
     hit_by_bug = OrderEvent("CATALOG-002", 2, 1000, 2000, "order-hit-by-bug", "u").to_json()

@@ -207,7 +207,12 @@ def main(argv: list[str] | None = None) -> None:
         "--pipeline-rounds",
         type=int,
         default=2,
-        help="rounds of one process with CONSUMER_PIPELINE false, then true (default: %(default)s)",
+        help="rounds of CONSUMER_PIPELINE false, then true, alternating (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--pipeline-processes",
+        default="1",
+        help="runconsumer --processes for those rounds, comma-separated (default: %(default)s; e.g. 1,3)",
     )
     parser.add_argument(
         "--profile",
@@ -338,25 +343,26 @@ def main(argv: list[str] | None = None) -> None:
         # One process with the pipeline (the next batch fetched, decoded and forecast while this
         # one is applied: CONSUMER_PIPELINE, on for one process by default) against one stage,
         # alternating, so that neither gets the later (warmer) place in the run.
-        compared: dict[str, list[float]] = {"false": [], "true": []}
+        compared: dict[tuple[int, str], list[float]] = {}
         for round_ in range(args.pipeline_rounds):
-            for pipelined in ("false", "true"):
-                rate, cpu = measure(
-                    f"pipeline {pipelined}, round {round_ + 1}",
-                    ["manage.py", "runconsumer", *common, "--group-id", group(), "--batch-size", str(args.batch_size)],
-                    args.events,
-                    home,
-                    env={"CONSUMER_PIPELINE": pipelined},
-                )
-                compared[pipelined].append(rate)
-                if round_ == 0:
-                    cpu_rows.append(cpu_row(f"runconsumer --processes 1, CONSUMER_PIPELINE={pipelined}", cpu))
-        for pipelined, rates in compared.items():
-            if not rates:  # --pipeline-rounds 0
-                continue
+            for processes in (int(n) for n in args.pipeline_processes.split(",")):
+                for pipelined in ("false", "true"):
+                    rate, cpu = measure(
+                        f"{processes} process(es), pipeline {pipelined}, round {round_ + 1}",
+                        ["manage.py", "runconsumer", *common, "--group-id", group(), "--processes", str(processes)]
+                        + ["--batch-size", str(args.batch_size)],
+                        args.events,
+                        home,
+                        env={"CONSUMER_PIPELINE": pipelined},
+                    )
+                    compared.setdefault((processes, pipelined), []).append(rate)
+                    if round_ == 0:
+                        label = f"runconsumer --processes {processes}, CONSUMER_PIPELINE={pipelined}"
+                        cpu_rows.append(cpu_row(label, cpu))
+        for (processes, pipelined), rates in compared.items():
             ceiling_rows.append(
                 Row(
-                    f"consumer: runconsumer --processes 1, CONSUMER_PIPELINE={pipelined}",
+                    f"consumer: runconsumer --processes {processes}, CONSUMER_PIPELINE={pipelined}",
                     statistics.median(rates),
                     "events/s",
                     ceiling,

@@ -6,7 +6,7 @@ from django.conf import settings
 
 from catalog.forecast import Forecast, StockForecaster
 from catalog.services import stock_apply_order_events
-from catalog.stock_sql import ledger_ahead
+from catalog.stock_sql import ledger_ahead, read_lines
 from config.routers import CATALOG_DB
 from kafka_bridge.consumer import DatabaseBatchHandler
 from kafka_bridge.events import OrderEvent, OrderResult
@@ -27,15 +27,17 @@ class OrderEventsHandler(DatabaseBatchHandler):
         return OrderEvent.from_json(value)
 
     def prepare(self, records: list[Record[OrderEvent]]) -> Forecast:
-        return self._built_ahead(self.forecaster.ahead(records))
+        return self._built_ahead(self.forecaster.ahead(records), records)
 
     def ready(self, records: list[Record[OrderEvent]], prepared: Forecast) -> Forecast:
         forecast = self.forecaster.ready(prepared, records)
-        return forecast if forecast is prepared else self._built_ahead(forecast)
+        return forecast if forecast is prepared else self._built_ahead(forecast, records)
 
-    def _built_ahead(self, forecast: Forecast) -> Forecast:
-        """The ledger's COPY text and the replies of a forecast's decisions, built on the
-        loop's thread too: the applier then only reads, checks and writes."""
+    def _built_ahead(self, forecast: Forecast, records: list[Record[OrderEvent]]) -> Forecast:
+        """The read's parameters and, with a forecast, the ledger's COPY text and the
+        replies, built on the loop's thread too: the applier then only reads, checks and
+        writes."""
+        forecast.read = read_lines(records)
         if forecast.decisions is not None:
             forecast.ledger = ledger_ahead(forecast.decisions)
             forecast.replies = self._replies(forecast.decisions.results)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from catalog.reservations import Decided, Decisions, ProductState, reserve_or_reject
 from kafka_bridge.events import OrderEvent
@@ -40,7 +41,9 @@ class Forecast:
     epoch: int  # what the forecaster knew when it was made (a wrong forecast starts a new epoch)
     products: dict[str, ProductState] | None = None  # what the decisions assume (None: no forecast)
     decisions: Decisions | None = None
-    # What the applier would build from the decisions, built by the handler ahead as well.
+    # What the applier would build, built by the handler ahead as well: the read's
+    # parameters (with or without a forecast), the decisions' ledger text and replies.
+    read: Any = None
     ledger: str | None = None
     replies: list | None = None
 

@@ -109,7 +109,8 @@ def _stock_decide(
             read, write = stock_read_batch_sql, stock_write_decisions_sql
         else:
             read, write = stock_read_batch_orm, stock_write_decisions_orm
-        products, decided = read(records=records, using=CATALOG_DB, assume_new=assume_new)
+        lines = forecast.read if forecast is not None else None
+        products, decided = read(records=records, using=CATALOG_DB, assume_new=assume_new, lines=lines)
         # A forecast made on what was read here has the decisions the rules would make now.
         held = forecast is not None and forecast.holds(products, decided)
         if held:
@@ -123,11 +124,11 @@ def _stock_decide(
 
 
 def stock_read_batch_orm(
-    *, records: list[Record[OrderEvent]], using: str, assume_new: bool = False
+    *, records: list[Record[OrderEvent]], using: str, assume_new: bool = False, lines: object = None
 ) -> tuple[dict[str, ProductState], dict[tuple[str, str], Decided]]:
     """Lock the batch's products (in productId order, so that consumers sharing products
     cannot deadlock) and read them, then what the ledger already decided for its orders
-    (all of it: ``assume_new`` is the SQL path's)."""
+    (all of it: ``assume_new`` and ``lines`` are the SQL path's)."""
     products = {
         pid: ProductState(stock, active)
         for pid, stock, active in Product.objects.using(using)

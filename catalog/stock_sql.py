@@ -38,7 +38,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connections
 from django.utils import timezone
@@ -150,13 +150,38 @@ FROM_STAGING = {
 _staged: weakref.WeakSet[Any] = weakref.WeakSet()  # connections that have the staging table
 
 
+class ReadLines(NamedTuple):
+    """A large batch's identifiers as the read sends them: a line each."""
+
+    products: str  # sorted: the locks are taken in this order
+    orders: str
+    cancelled: str  # the orders of its cancellations
+
+
+def read_lines(records: list[Record[OrderEvent]]) -> ReadLines | None:
+    """The read's parameters for a large batch, built ahead (the pipelined consumer builds
+    them on its loop's thread); None for a small batch, or one whose identifiers hold a
+    line break, a tab or a backslash (it takes the careful way)."""
+    if len(records) <= ARRAYS_UP_TO:
+        return None
+    pairs = [(r.event.order_id, r.event.product_id) for r in records]
+    if not _plain(pairs):
+        return None
+    return ReadLines(
+        "\n".join(sorted({p for _, p in pairs})),
+        "\n".join({o for o, _ in pairs}),
+        "\n".join({r.event.order_id for r in records if r.event.is_cancellation}),
+    )
+
+
 def stock_read_batch_sql(
-    *, records: list[Record[OrderEvent]], using: str, assume_new: bool = False
+    *, records: list[Record[OrderEvent]], using: str, assume_new: bool = False, lines: ReadLines | None = None
 ) -> tuple[dict[str, ProductState], dict[tuple[str, str], Decided]]:
     """Lock the batch's products and read them and the ledger's decisions on its orders
     (inside the caller's transaction on ``using``). ``assume_new``: a large batch reads
     only ``DECIDED_CANCELLATIONS`` and leaves redeliveries to the ledger's unique index;
-    its write then raises an ``IntegrityError`` that ``is_ledger_duplicate``."""
+    its write then raises an ``IntegrityError`` that ``is_ledger_duplicate``. ``lines``:
+    ``read_lines(records)``, if built already."""
     if len(records) <= ARRAYS_UP_TO:
         with _raw(using) as raw, Cursor(raw) as plan, Cursor(raw) as lock, Cursor(raw) as ledger:
             with raw.pipeline():  # the three statements (and BEGIN) in one round trip
@@ -167,20 +192,22 @@ def stock_read_batch_sql(
                 ledger.execute(DECIDED.format(**FROM_ARRAYS), [list({r.event.order_id for r in records})], binary=True)
             return _read_results(lock, ledger)
 
-    pairs = [(r.event.order_id, r.event.product_id) for r in records]
-    if _plain(pairs):
+    lines = lines or read_lines(records)
+    if lines is not None:
         with _raw(using) as raw, Cursor(raw) as plan, Cursor(raw) as lock, Cursor(raw) as ledger:
             with raw.pipeline():
                 plan.execute(PLAN)
-                lock.execute(LOCK_PRODUCTS.format(**FROM_LINES), ["\n".join(sorted({p for _, p in pairs}))])
-                orders = "\n".join({o for o, _ in pairs})
+                lock.execute(LOCK_PRODUCTS.format(**FROM_LINES), [lines.products])
                 if assume_new:
-                    cancelled = "\n".join({r.event.order_id for r in records if r.event.is_cancellation})
-                    lines = FROM_LINES["orders"]
-                    ledger.execute(DECIDED_CANCELLATIONS.format(orders=lines, cancelled=lines), [orders, cancelled])
+                    each = FROM_LINES["orders"]
+                    ledger.execute(
+                        DECIDED_CANCELLATIONS.format(orders=each, cancelled=each), [lines.orders, lines.cancelled]
+                    )
                 else:
-                    ledger.execute(DECIDED.format(**FROM_LINES), [orders])
+                    ledger.execute(DECIDED.format(**FROM_LINES), [lines.orders])
             return _read_results(lock, ledger)
+
+    pairs = [(r.event.order_id, r.event.product_id) for r in records]
 
     def read(cursor):
         with cursor.copy("COPY stock_batch (order_id, product_id) FROM STDIN") as copy:

@@ -9,7 +9,7 @@ from catalog.forecast import PAUSE_AFTER_MISS, StockForecaster
 from catalog.models import Product, StockMovement
 from catalog.reservations import Decided, ProductState, reserve_or_reject
 from catalog.services import stock_apply_order_events
-from catalog.stock_sql import ledger_ahead
+from catalog.stock_sql import ledger_ahead, read_lines
 from kafka_bridge.events import ORDER_CANCELLED, ORDER_PLACED, OrderEvent
 from testsupport.factories import records as records_of
 
@@ -122,8 +122,8 @@ def test_a_forecast_that_holds_is_written_as_made_and_one_that_does_not_is_decid
     )  # as if applied: the forecaster knows 100 and 110 (nothing was written)
     second = batch(("c", "CATALOG-001", 60), ("d", "CATALOG-002", 10), start=2)
     forecast = forecaster.ahead(second)
-    forecast.ledger = ledger_ahead(forecast.decisions)
-    assert (forecast.ledger is None) == (arrays_up_to > 0)
+    forecast.ledger, forecast.read = ledger_ahead(forecast.decisions), read_lines(second)  # as the handler does
+    assert (forecast.ledger is None) == (forecast.read is None) == (arrays_up_to > 0)
     held = stock_apply_order_events(records=second, forecast=forecast)
     assert held.forecast_held and held.results == forecast.decisions.results
     rows = list(StockMovement.objects.order_by("id").values_list("order_id", "outcome", "stock_after", "applied_at"))
@@ -133,6 +133,7 @@ def test_a_forecast_that_holds_is_written_as_made_and_one_that_does_not_is_decid
     # Someone restocks CATALOG-001 under the consumer: the next forecast assumed 40.
     third = batch(("e", "CATALOG-001", 50), start=4)
     forecast = forecaster.ahead(third)
+    forecast.read = read_lines(third)
     assert [m.outcome for m in forecast.decisions.movements] == ["rejected"]
     Product.objects.filter(product_id="CATALOG-001").update(stock=55)
     decided = stock_apply_order_events(records=third, forecast=forecast)

@@ -179,6 +179,7 @@ class BatchConsumer:
             while not self._stopping:
                 if self.heartbeat:
                     self.heartbeat.beat()
+                busy = self._inflight is not None  # a batch being applied: the loop is not quiet yet
                 try:
                     messages = self._fetch(consumer)
                     decoded = self._decode(messages) if messages else None
@@ -196,7 +197,7 @@ class BatchConsumer:
                 except _StopRequested:
                     logger.info("stopping before the batch's offsets were committed; it will be redelivered")
                     break
-                if decoded is None:
+                if decoded is None and not busy:
                     self._commit_pending(consumer, now=True)  # quiet: nothing to wait for
                     if self._idle_too_long():
                         break

@@ -115,6 +115,7 @@ FROM decided ORDER BY ord
 LEDGER_COLUMNS = (
     'order_id, kind, outcome, reason, product_id, delta, stock_after, topic, "partition", "offset", applied_at'
 )
+LEDGER_COPY = f"COPY catalog_stockmovement ({LEDGER_COLUMNS}) FROM STDIN"
 STOCK_FROM_ARRAYS = """
 UPDATE catalog_product p SET stock = s.stock
 FROM unnest(%s::text[], %s::bigint[]) AS s(product_id, stock)
@@ -244,17 +245,9 @@ def stock_write_decisions_sql(*, decisions: Decisions, using: str, ledger: str |
     moves = decisions.movements
     if not moves:
         return
-    if ledger is not None and len(moves) > ARRAYS_UP_TO:
-        with _raw(using) as raw, raw.cursor() as cursor:
-            with cursor.copy(f"COPY catalog_stockmovement ({LEDGER_COLUMNS}) FROM STDIN") as copy:
-                copy.write(ledger.replace(_LATER, f"\t{timezone.now().isoformat()}\n"))
-            if decisions.stock:
-                cursor.execute(STOCK_FROM_ARRAYS, [list(decisions.stock), list(decisions.stock.values())], binary=True)
-        return
-    rows = ledger_rows(moves)
     if len(moves) <= ARRAYS_UP_TO:
         with _raw(using) as raw, Cursor(raw) as cursor:
-            columns = [list(column) for column in zip(*rows, strict=True)]  # one array per column
+            columns = [list(column) for column in zip(*ledger_rows(moves), strict=True)]  # one array per column
             cursor.execute(WRITE.format(**FROM_ARRAYS), columns, binary=True)
         return
 
@@ -262,7 +255,11 @@ def stock_write_decisions_sql(*, decisions: Decisions, using: str, ledger: str |
     # (the ids follow it); then one UPDATE sets each product's stock to its last decision.
     stock = decisions.stock
     with _raw(using) as raw, raw.cursor() as cursor:
-        ledger_copy(cursor, rows, applied_at=timezone.now())
+        if ledger is None:
+            ledger_copy(cursor, ledger_rows(moves), applied_at=timezone.now())
+        else:
+            with cursor.copy(LEDGER_COPY) as copy:
+                copy.write(ledger.replace(_LATER, f"\t{timezone.now().isoformat()}\n"))
         if stock:
             cursor.execute(STOCK_FROM_ARRAYS, [list(stock), list(stock.values())], binary=True)
 
@@ -290,7 +287,7 @@ def ledger_copy(cursor: Cursor, rows: list[tuple], *, applied_at: datetime) -> N
     """COPY ledger rows (``LEDGER_COLUMNS`` but ``applied_at``, which is given) into the
     ledger. The consumer's way in for a large batch; the benchmark's ceiling and floor
     write through it too, so that all three send PostgreSQL the same bytes."""
-    with cursor.copy(f"COPY catalog_stockmovement ({LEDGER_COLUMNS}) FROM STDIN") as copy:
+    with cursor.copy(LEDGER_COPY) as copy:
         text = ledger_text(rows, applied_at=applied_at)
         if text is not None:
             copy.write(text)
@@ -314,7 +311,7 @@ def ledger_text(rows: list[tuple], *, applied_at: datetime | None) -> str | None
     placeholder, for ``stock_write_decisions_sql`` to fill in."""
     if not _plain((row[0], row[4], row[7]) for row in rows):
         return None
-    at = "@" if applied_at is None else applied_at.isoformat()
+    at = _LATER_FIELD if applied_at is None else applied_at.isoformat()
     return "".join(
         [
             f"{order}\t{kind}\t{outcome}\t{reason}\t{product}\t{delta}\t"
@@ -331,7 +328,8 @@ def ledger_text(rows: list[tuple], *, applied_at: datetime | None) -> str | None
 NULL = "\\N"
 # The placeholder of a text built ahead: its last field, "@", on each line. Only the last
 # field is followed by a line break, and a plain text has no other tab or line break.
-_LATER = "\t@\n"
+_LATER_FIELD = "@"
+_LATER = f"\t{_LATER_FIELD}\n"
 _ESCAPED = ("\\", "\t", "\n", "\r")
 
 

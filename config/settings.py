@@ -273,11 +273,14 @@ CONSUMER_BATCH_WAIT_SECONDS = float(os.environ.get("CONSUMER_BATCH_WAIT_SECONDS"
 # replies, fetches and decodes the next, and decides it ahead (the catalog's forecast:
 # catalog/forecast.py). auto (the default): pipelined when `runconsumer` runs one process,
 # one stage in each member of `runconsumer --processes N`. On this project's 2-core
-# machines the pipeline took one process from 0.38-0.40 to 0.47-0.49 of the COPY ceiling,
-# and cost three processes 8-10%, which already share the cores (docs/BENCHMARKS.md,
-# "Eleventh pass"). true / false: always / never.
-_pipeline = os.environ.get("CONSUMER_PIPELINE", "auto").strip().lower()
-CONSUMER_PIPELINE = None if _pipeline == "auto" else _pipeline in {"1", "true", "yes", "on"}
+# machines the pipeline took one process from 0.36-0.39 to 0.45-0.48 of the COPY ceiling
+# in alternating rounds, and cost three processes, which already share the cores and move
+# each other's stock (docs/BENCHMARKS.md, "Eleventh pass"). true / false: always / never.
+CONSUMER_PIPELINE = (
+    None
+    if os.environ.get("CONSUMER_PIPELINE", "auto").strip().lower() == "auto"
+    else env_bool("CONSUMER_PIPELINE", False)
+)
 # Consumers commit their offsets to Kafka at most this often (and whenever they go quiet,
 # lose partitions or stop), not after every batch: under light load a batch is a single
 # event, and a commit per batch cost the broker one more request per order

@@ -10,21 +10,8 @@ from catalog.models import Product, StockMovement
 from catalog.reservations import Decided, ProductState, reserve_or_reject
 from catalog.services import stock_apply_order_events
 from catalog.stock_sql import ledger_ahead, read_lines
-from kafka_bridge.events import ORDER_CANCELLED, ORDER_PLACED, OrderEvent
-from testsupport.factories import records as records_of
-
-
-def batch(*orders, start=0):
-    """(orderId, productId, qty[, eventType]) → records."""
-    return records_of(
-        (
-            OrderEvent(pid, qty, 10, qty * 10, oid, "u", kind[0] if kind else ORDER_PLACED)
-            for oid, pid, qty, *kind in orders
-        ),
-        topic="orders",
-        partition=0,
-        start=start,
-    )
+from kafka_bridge.events import ORDER_CANCELLED
+from testsupport.factories import order_records as batch
 
 
 def outcomes(decisions):

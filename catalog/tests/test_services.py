@@ -13,8 +13,8 @@ from catalog import services, stock_sql
 from catalog.consumers import OrderEventsHandler
 from catalog.models import OutboxEvent, Product, StockMovement
 from catalog.services import stock_apply_order_events
-from kafka_bridge.events import ORDER_CANCELLED, ORDER_PLACED, OrderEvent
-from testsupport.factories import records as records_of
+from kafka_bridge.events import ORDER_CANCELLED
+from testsupport.factories import order_records
 
 pytestmark = pytest.mark.django_db(databases=["default", "catalog"], transaction=True)
 
@@ -37,15 +37,7 @@ def writer(request, monkeypatch):
 
 def records(*events, start=0):
     """(orderId, productId, qty[, eventType]) → records on orders[1], from offset ``start``."""
-    return records_of(
-        (
-            OrderEvent(pid, qty, 10, qty * 10, oid, "u", kind[0] if kind else ORDER_PLACED)
-            for oid, pid, qty, *kind in events
-        ),
-        topic="orders",
-        partition=1,
-        start=start,
-    )
+    return order_records(*events, partition=1, start=start)
 
 
 def stocks():

@@ -7,7 +7,15 @@ from django.db.models import Count
 from catalog import stock_sql
 from catalog.forecast import PAUSE_AFTER_MISS, StockForecaster
 from catalog.models import Product, StockMovement
-from catalog.reservations import Decided, ProductState, reserve_or_reject
+from catalog.reservations import (
+    APPLIED,
+    CANCELLED_FIRST,
+    PRODUCT_INACTIVE,
+    REFUSED,
+    Decided,
+    ProductState,
+    reserve_or_reject,
+)
 from catalog.services import stock_apply_order_events
 from catalog.stock_sql import ledger_ahead, read_lines
 from kafka_bridge.events import ORDER_CANCELLED
@@ -128,3 +136,54 @@ def test_a_forecast_that_holds_is_written_as_made_and_one_that_does_not_is_decid
     assert [(r.order_id, r.status) for r in decided.results] == [("e", "CONFIRMED")]
     assert Product.objects.get(product_id="CATALOG-001").stock == 5
     assert not StockMovement.objects.values("order_id").annotate(n=Count("id")).filter(n__gt=1).exists()
+
+
+@pytest.mark.django_db(databases=["default", "catalog"], transaction=True)
+@pytest.mark.parametrize("arrays_up_to", [0, 10**9], ids=["copy", "arrays"])
+@pytest.mark.parametrize(
+    "moved, outcome, stock",
+    [
+        ("nothing", (APPLIED, ""), 10),
+        ("restocked", (APPLIED, ""), 25),
+        ("taken off sale", (REFUSED, PRODUCT_INACTIVE), 40),
+        ("cancelled first", (REFUSED, CANCELLED_FIRST), 40),
+        ("created", (APPLIED, ""), 10),
+        ("redelivered", (APPLIED, ""), 10),
+    ],
+)
+def test_a_forecast_is_written_only_if_nothing_it_assumed_moved(
+    products, monkeypatch, arrays_up_to, moved, outcome, stock
+):
+    """Each thing the check under the locks must see, through the read and each writer: a
+    batch decided ahead of it is decided again, as the rules decide it from what is there."""
+    monkeypatch.setattr(stock_sql, "ARRAYS_UP_TO", arrays_up_to)
+    Product.objects.filter(product_id="CATALOG-001").update(stock=40)
+    forecaster = StockForecaster()
+    order = ("e", "CATALOG-001", 30)
+    new = ("f", "NEW-1", 1)  # not in the catalog when forecast: refused, unless created since
+    if moved == "redelivered":  # e already decided: 40 → 10, and the forecaster knows it
+        stock_apply_order_events(records=batch(order))
+    known = Product.objects.get(product_id="CATALOG-001").stock
+    learnt(forecaster, batch(("x", "CATALOG-001", 0)), {"CATALOG-001": ProductState(known, True)})
+    learnt(forecaster, batch(("y", "NEW-1", 1)), {})
+    records = batch(order, new, start=5)
+    forecast = forecaster.ahead(records)
+    forecast.read, forecast.ledger = read_lines(records), ledger_ahead(forecast.decisions)  # as the handler does
+    assert (forecast.ledger is None) == (arrays_up_to > 0)
+
+    if moved == "restocked":
+        Product.objects.filter(product_id="CATALOG-001").update(stock=55)
+    elif moved == "taken off sale":
+        Product.objects.filter(product_id="CATALOG-001").update(active=False)
+    elif moved == "cancelled first":
+        stock_apply_order_events(records=batch(("e", "CATALOG-001", 30, ORDER_CANCELLED), start=3))
+    elif moved == "created":
+        Product.objects.create(product_id="NEW-1", product_name="new", stock=0, unit_price=10)
+    decided = stock_apply_order_events(records=records, forecast=forecast)
+
+    assert decided.forecast_held == (moved == "nothing")
+    placed = StockMovement.objects.get(order_id="e", kind="order")
+    assert (placed.outcome, placed.reason) == outcome
+    assert Product.objects.get(product_id="CATALOG-001").stock == stock
+    assert StockMovement.objects.filter(order_id="f").values_list("outcome", flat=True).get() == REFUSED
+    assert not StockMovement.objects.values("order_id", "kind").annotate(n=Count("id")).filter(n__gt=1).exists()

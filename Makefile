@@ -46,6 +46,8 @@ chaos: $(VENV_STAMP) $(KAFKA_STAMP)
 bench: $(VENV_STAMP) $(KAFKA_STAMP)
 	$(PY) -m bench.hot_path
 	$(PY) -m bench.ledger_probe
+	$(PY) -m bench.overlap_probe
+	$(PY) -m bench.overlap_probe --load thread
 	$(PY) -m bench.consumer --sweep
 	$(PY) -m bench.consumer --cluster
 	$(PY) -m bench.latency

@@ -80,3 +80,17 @@ def test_ledger_probe_benchmark():
     assert value(out, "ledger probe, cancellations only: a large batch's, assumed new") > 0
     assert value(out, "ledger probe, = ANY(ARRAY(...)): a small batch's, and a redelivered one's") > 0
     assert value(out, "ledger probe, IN (...) over a temporary table: before") > 0
+
+
+def test_overlap_probe_benchmark():
+    out = run_bench("bench.overlap_probe", "--rows", "10000", "--rounds", "1", "--load", "thread")
+    assert value(out, "ceiling: COPY, commit") > 0
+    assert value(out, "sequential: lock, UPDATE, COPY, commit") > 0
+    assert value(out, "overlapped: two connections, next COPY while locked") > 0
+
+
+def test_ab_benchmark():
+    out = run_bench("bench.ab", "before=manage.py", "after=manage.py", "--events", "2000", "--rounds", "1")
+    assert value(out, "ceiling: bare COPY into catalog_stockmovement") > 0
+    assert value(out, "round 1: before") > 0
+    assert value(out, "round 1: after") > 0

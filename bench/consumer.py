@@ -106,19 +106,13 @@ def ledger_rows() -> int:
         return cursor.fetchone()[0]
 
 
-def copy_ceiling(product_ids: list[str], n: int, *, per_transaction: int = 5000) -> float:
-    """Rows/s of a bare COPY of ``n`` ledger rows, as the consumer would write them (rows
-    built beforehand: only the copy and its commits are timed). Leaves the ledger empty."""
+def ceiling_ledger_rows(product_ids: list[str], n: int) -> list[tuple]:
+    """The ceiling's ``n`` ledger rows (``LEDGER_COLUMNS`` but ``applied_at``), as the
+    consumer writes them: new orders, the products in turn."""
     import random
 
-    from django.db import connections, transaction
-
-    from catalog.stock_sql import ledger_copy  # the consumer's own COPY: same columns, same text
-
-    reset_catalog()
     rng = random.Random(7)
-    now = datetime.now(UTC)
-    rows = [
+    return [
         (
             str(uuid.UUID(int=rng.getrandbits(128))),
             "order",
@@ -133,6 +127,18 @@ def copy_ceiling(product_ids: list[str], n: int, *, per_transaction: int = 5000)
         )
         for i in range(n)
     ]
+
+
+def copy_ceiling(product_ids: list[str], n: int, *, per_transaction: int = 5000) -> float:
+    """Rows/s of a bare COPY of ``n`` ledger rows, as the consumer would write them (rows
+    built beforehand: only the copy and its commits are timed). Leaves the ledger empty."""
+    from django.db import connections, transaction
+
+    from catalog.stock_sql import ledger_copy  # the consumer's own COPY: same columns, same text
+
+    reset_catalog()
+    now = datetime.now(UTC)
+    rows = ceiling_ledger_rows(product_ids, n)
     started = time.monotonic()
     for start in range(0, n, per_transaction):
         with transaction.atomic(using="catalog"), connections["catalog"].cursor() as cursor:

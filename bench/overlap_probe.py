@@ -2,9 +2,10 @@
 
     python -m bench.overlap_probe [--rows 200000] [--rounds 2] [--load none|process|thread]
 
-Builds ``--rows`` ledger rows over 1,000 products, 5,000 to a batch, as the consumer's
-``COPY`` text (built beforehand: only the database work is timed), then, in each round,
-takes them into the ledger three ways and prints rows/s and the ratio to the first:
+Builds the ceiling's ``--rows`` ledger rows (``bench.consumer.ceiling_ledger_rows``) over
+1,000 products, 5,000 to a batch, as the consumer's ``COPY`` text (built beforehand: only
+the database work is timed), then, in each round, takes them into the ledger three ways
+and prints rows/s and the ratio to the first:
 
 * the ceiling: ``COPY``, commit (``bench.consumer``'s ceiling);
 * sequential: lock the batch's products, ``UPDATE`` their stock, ``COPY``, commit, on one
@@ -22,10 +23,8 @@ what it showed.
 from __future__ import annotations
 
 import argparse
-import random
 import threading
 import time
-import uuid
 from datetime import UTC, datetime
 
 from bench.common import Row, bench_stack, print_table, python
@@ -70,12 +69,15 @@ def main(argv: list[str] | None = None) -> None:
 
         lock = stock_sql.LOCK_PRODUCTS.format(products=stock_sql.FROM_LINES["products"])
 
+        def copy_text(cursor, text: str) -> None:
+            with cursor.copy(stock_sql.LEDGER_COPY) as copy:
+                copy.write(text)
+
         def apply(conn, batch, *, copy_first: bool = False, turn: threading.Event | None = None) -> None:
             text, lines, products, stock = batch
             with conn.cursor() as cursor:
                 if copy_first:
-                    with cursor.copy(stock_sql.LEDGER_COPY) as copy:
-                        copy.write(text)
+                    copy_text(cursor, text)
                     if turn is not None:
                         turn.wait()  # the batch before has committed
                 cursor.execute(stock_sql.PLAN)
@@ -83,8 +85,7 @@ def main(argv: list[str] | None = None) -> None:
                 cursor.fetchall()
                 cursor.execute(stock_sql.STOCK_FROM_ARRAYS, [products, stock], binary=True)
                 if not copy_first:
-                    with cursor.copy(stock_sql.LEDGER_COPY) as copy:
-                        copy.write(text)
+                    copy_text(cursor, text)
             conn.commit()
 
         def timed(work) -> float:
@@ -96,8 +97,8 @@ def main(argv: list[str] | None = None) -> None:
         def ceiling() -> None:
             with connect() as conn:
                 for text, *_ in batches:
-                    with conn.cursor() as cursor, cursor.copy(stock_sql.LEDGER_COPY) as copy:
-                        copy.write(text)
+                    with conn.cursor() as cursor:
+                        copy_text(cursor, text)
                     conn.commit()
 
         def sequential() -> None:
@@ -149,19 +150,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_batches(product_ids: list[str], n: int) -> list[tuple[str, str, list[str], list[int]]]:
-    """Each batch: its ledger rows' COPY text, its products as lines (sorted: the lock
-    order) and as a list, and the stock to set them to."""
+    """The ceiling's rows (``bench.consumer.ceiling_ledger_rows``) in batches. Each: its COPY
+    text, its products as lines (sorted: the lock order) and as a list, and the stock to
+    set them to."""
+    from bench.consumer import ceiling_ledger_rows
     from catalog.stock_sql import ledger_text
 
-    rng = random.Random(7)
+    all_rows = ceiling_ledger_rows(product_ids, n)
     now = datetime.now(UTC)
     batches = []
     for first in range(0, n, BATCH):
-        rows = [
-            (str(uuid.UUID(int=rng.getrandbits(128))), "order", "applied", "", product_ids[rng.randrange(PRODUCTS)])
-            + (-1, 10**12 - i, "bench", i % 3, i // 3)
-            for i in range(first, first + BATCH)
-        ]
+        rows = all_rows[first : first + BATCH]
         text = ledger_text(rows, applied_at=now)
         assert text is not None
         products = sorted({row[4] for row in rows})

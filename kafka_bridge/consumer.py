@@ -100,11 +100,12 @@ class _StopRequested(Exception):
 
 @dataclass
 class _Decoded:
-    """A fetched batch, decoded: its good records by topic and what could not be decoded."""
+    """A fetched batch, decoded: its good records by topic, what could not be decoded, and
+    where it ends on each partition."""
 
-    messages: list[Message]
     by_topic: dict[str, list[Record]]
     letters: list[DeadLetter]
+    ends: dict[tuple[str, int], int]  # (topic, partition): the offset after the batch's last message
     prepared: dict[str, Any] = field(default_factory=dict)  # by topic: what its handler's prepare() gave
 
 
@@ -112,7 +113,7 @@ class _Decoded:
 class _Applied:
     """A batch applied: once its replies and dead letters are acknowledged, its offsets may move."""
 
-    messages: list[Message]
+    ends: dict[tuple[str, int], int]
     result: BatchResult
     letters: list[DeadLetter]  # the batch's own and the handlers'
 
@@ -274,17 +275,26 @@ class BatchConsumer:
         return good
 
     def _decode(self, messages: list[Message]) -> _Decoded:
+        # The loop's hot path: each message's coordinates are read once (each a call into
+        # confluent-kafka), for its record and for the batch's end on its partition.
         by_topic: dict[str, list[Record]] = {}
         letters: list[DeadLetter] = []
+        ends: dict[tuple[str, int], int] = {}
         for message in messages:
-            topic, _, _ = position(message)
+            topic, partition, offset = position(message)
+            ends[topic, partition] = offset + 1  # a fetch holds each partition's messages in offset order
+            value = message.value()
             try:
-                event = self.handlers[topic].decode(message.value())
+                event = self.handlers[topic].decode(value)
             except InvalidEvent as exc:
                 letters.append(DeadLetter(SourceMessage.of(message), str(exc), type(exc).__name__))
                 continue
-            by_topic.setdefault(topic, []).append(Record.of(message, event=event))
-        return _Decoded(messages, by_topic, letters)
+            record = Record(topic, partition, offset, message.timestamp()[1], message.key(), value, event)
+            records = by_topic.get(topic)
+            if records is None:
+                by_topic[topic] = records = []
+            records.append(record)
+        return _Decoded(by_topic, letters, ends)
 
     def _apply_batch(self, batch: _Decoded) -> _Applied:
         """Apply a decoded batch: each topic's records in one transaction (the applier
@@ -301,7 +311,7 @@ class BatchConsumer:
             )
             result += applied
         crash_point("consumer.after_db_commit")
-        return _Applied(batch.messages, result, batch.letters + result.dead_letters)
+        return _Applied(batch.ends, result, batch.letters + result.dead_letters)
 
     def _publish(self, consumer: Consumer, applied: _Applied) -> None:
         """Publish an applied batch's dead letters and replies, wait for the broker to have
@@ -321,7 +331,7 @@ class BatchConsumer:
             raise _StopRequested
         for letter in letters:
             CONSUMED.labels(letter.source.topic, "dead_lettered").inc()
-        self._mark_applied(consumer, applied.messages)
+        self._mark_applied(consumer, applied.ends)
         crash_point("consumer.after_offset_commit")
         self.stats.add(applied.result, len(letters))
 
@@ -387,12 +397,12 @@ class BatchConsumer:
                 self.heartbeat.beat()
             time.sleep(min(0.1, deadline - time.monotonic()))
 
-    def _mark_applied(self, consumer: Consumer, messages: list[Message]) -> None:
-        """Note the batch's offsets as applied (and commit them if the interval is up)."""
-        for message in messages:
-            topic, partition, offset = position(message)
-            if offset + 1 > self._positions.get((topic, partition), 0):
-                self._positions[topic, partition] = offset + 1
+    def _mark_applied(self, consumer: Consumer, ends: dict[tuple[str, int], int]) -> None:
+        """Note a batch's offsets as applied (and commit them if the interval is up)."""
+        positions = self._positions
+        for where, end in ends.items():
+            if end > positions.get(where, 0):
+                positions[where] = end
         self._uncommitted = True
         self._commit_pending(consumer)
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
+from django.db import connections
 
 from catalog.forecast import Forecast, StockForecaster
+from catalog.reservations import APPLIED
 from catalog.services import stock_apply_order_events
 from catalog.stock_sql import ledger_ahead, read_lines
+from catalog.stock_writer import StockWriter
 from config.routers import CATALOG_DB
 from kafka_bridge.consumer import DatabaseBatchHandler
 from kafka_bridge.events import OrderEvent, OrderResult
@@ -22,6 +27,12 @@ class OrderEventsHandler(DatabaseBatchHandler):
 
     def __init__(self) -> None:
         self.forecaster = StockForecaster()
+        # Pipelined on PostgreSQL, forecast large batches are written by a process of its own.
+        self.writer = (
+            StockWriter(CATALOG_DB)
+            if settings.CONSUMER_STOCK_WRITER and connections[CATALOG_DB].vendor == "postgresql"
+            else None
+        )
 
     def decode(self, value: bytes | None) -> OrderEvent:
         return OrderEvent.from_json(value)
@@ -38,10 +49,38 @@ class OrderEventsHandler(DatabaseBatchHandler):
         replies, built on the loop's thread too: the applier then only reads, checks and
         writes."""
         forecast.read = read_lines(records)
+        if forecast.read is not None and self.writer is not None:
+            self.writer.start()  # a large batch: a backlog, where the writer pays (at once, if not running)
         if forecast.decisions is not None:
             forecast.ledger = ledger_ahead(forecast.decisions)
             forecast.replies = self._replies(forecast.decisions.results)
         return forecast
+
+    def submit(self, records: list[Record[OrderEvent]], prepared: Forecast) -> Callable[[], bool] | None:
+        """A forecast large batch, built ahead, goes to the writer process (if it is on and
+        is taking batches); the loop gets a callable that waits for it."""
+        forecast, writer = prepared, self.writer
+        if writer is None or not writer.takes_more or forecast.decisions is None or forecast.ledger is None:
+            return None
+        writer.send(forecast)
+        return writer.receive
+
+    def written(self, records: list[Record[OrderEvent]], prepared: Forecast) -> BatchResult:
+        """What a batch the writer wrote did: its forecast's decisions."""
+        decisions = prepared.decisions
+        assert decisions is not None and prepared.replies is not None
+        applied = sum(1 for m in decisions.movements if m.outcome == APPLIED)
+        return BatchResult(
+            applied=applied,
+            refused=len(decisions.movements) - applied,
+            skipped=decisions.skipped,
+            dead_letters=decisions.dead_letters,
+            replies=prepared.replies,
+        )
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
     def apply(self, records: list[Record[OrderEvent]], prepared: Forecast | None = None) -> BatchResult:
         decided = self.run(stock_apply_order_events, records, forecast=prepared)

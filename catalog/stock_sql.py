@@ -223,6 +223,29 @@ def stock_read_batch_sql(
     return _with_staging(using, read)
 
 
+def stock_write_forecast_sql(
+    *, lines: ReadLines, products: dict[str, tuple[int, bool]], ledger: str, stock: dict[str, int], using: str
+) -> bool:
+    """A forecast batch as the stock writer process gets it (``catalog.stock_writer``):
+    strings and numbers, no records. Inside the caller's transaction: lock and read as a
+    large batch assumed new does, and write the ledger text and the stock if what was
+    read is what the forecast assumed (``products``: (stock, active) by productId).
+    False, having written nothing, if it is not. A redelivered order raises, as its COPY
+    fails on the ledger's unique index (``is_ledger_duplicate``)."""
+    with _raw(using) as raw, Cursor(raw) as plan, Cursor(raw) as lock, Cursor(raw) as decided:
+        with raw.pipeline():
+            plan.execute(PLAN)
+            lock.execute(LOCK_PRODUCTS.format(**FROM_LINES), [lines.products])
+            each = FROM_LINES["orders"]
+            decided.execute(DECIDED_CANCELLATIONS.format(orders=each, cancelled=each), [lines.orders, lines.cancelled])
+        # Forecast.holds, on tuples: nothing decided on the batch's orders, the products as assumed.
+        if decided.fetchall() or {pid: (stock, active) for pid, stock, active in lock.fetchall()} != products:
+            return False
+        with raw.cursor() as cursor:
+            _write_large(cursor, ledger, stock)
+    return True
+
+
 def is_ledger_duplicate(exc: BaseException) -> bool:
     """Whether a write failed on the ledger's one row per (orderId, kind): a batch read
     with ``assume_new`` held an event already decided."""
@@ -253,15 +276,25 @@ def stock_write_decisions_sql(*, decisions: Decisions, using: str, ledger: str |
 
     # A large batch's ledger rows go straight into the ledger by COPY, in the batch's order
     # (the ids follow it); then one UPDATE sets each product's stock to its last decision.
-    stock = decisions.stock
     with _raw(using) as raw, raw.cursor() as cursor:
         if ledger is None:
             ledger_copy(cursor, ledger_rows(moves), applied_at=timezone.now())
+            _write_stock(cursor, decisions.stock)
         else:
-            with cursor.copy(LEDGER_COPY) as copy:
-                copy.write(ledger.replace(_LATER, f"\t{timezone.now().isoformat()}\n"))
-        if stock:
-            cursor.execute(STOCK_FROM_ARRAYS, [list(stock), list(stock.values())], binary=True)
+            _write_large(cursor, ledger, decisions.stock)
+
+
+def _write_large(cursor: Cursor, ledger: str, stock: dict[str, int]) -> None:
+    """COPY a ledger text built ahead (``ledger_ahead``), its ``applied_at`` filled in now;
+    then set the stock."""
+    with cursor.copy(LEDGER_COPY) as copy:
+        copy.write(ledger.replace(_LATER, f"\t{timezone.now().isoformat()}\n"))
+    _write_stock(cursor, stock)
+
+
+def _write_stock(cursor: Cursor, stock: dict[str, int]) -> None:
+    if stock:
+        cursor.execute(STOCK_FROM_ARRAYS, [list(stock), list(stock.values())], binary=True)
 
 
 def ledger_rows(movements: list[Movement]) -> list[tuple]:

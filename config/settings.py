@@ -281,6 +281,12 @@ CONSUMER_PIPELINE = (
     if os.environ.get("CONSUMER_PIPELINE", "auto").strip().lower() == "auto"
     else env_bool("CONSUMER_PIPELINE", False)
 )
+# Pipelined on PostgreSQL, the catalog's forecast batches of a backlog are written by a
+# process of its own (catalog/stock_writer.py), with no GIL shared with the loop's thread,
+# and queued there so that it starts each batch the moment the one before commits. Worth
+# 6-8% in alternating rounds (docs/BENCHMARKS.md, "Fifteenth pass"); false: the applier
+# thread writes them, as before.
+CONSUMER_STOCK_WRITER = env_bool("CONSUMER_STOCK_WRITER", True)
 # Consumers commit their offsets to Kafka at most this often (and whenever they go quiet,
 # lose partitions or stop), not after every batch: under light load a batch is a single
 # event, and a commit per batch cost the broker one more request per order

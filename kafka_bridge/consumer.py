@@ -110,6 +110,19 @@ class _Decoded:
 
 
 @dataclass
+class _Submitted:
+    """A batch handed to its handler's writer; ``result()`` as a Future's from the applier."""
+
+    loop: BatchConsumer
+    batch: _Decoded
+    topic: str
+    wait: Callable[[], bool]
+
+    def result(self) -> _Applied:
+        return self.loop._written_or_applied(self.batch, self.topic, self.wait)
+
+
+@dataclass
 class _Applied:
     """A batch applied: once its replies and dead letters are acknowledged, its offsets may move."""
 
@@ -155,7 +168,7 @@ class BatchConsumer:
         self._committed_at = 0.0  # when it was sent (monotonic)
         # CONSUMER_PIPELINE None (auto): pipelined; `runconsumer --processes N` sets its members false.
         self.pipeline = settings.CONSUMER_PIPELINE is not False if pipeline is None else pipeline
-        self._inflight: Future[_Applied] | None = None  # the batch being applied (pipeline)
+        self._inflight: Future[_Applied] | _Submitted | None = None  # the batch being applied (pipeline)
         self._applier: ThreadPoolExecutor | None = None
         self._publisher: ConfirmedPublisher
 
@@ -217,6 +230,10 @@ class BatchConsumer:
                 if applier is not None:
                     applier.submit(connections.close_all).result()  # the applier's own connection
                     applier.shutdown()
+                    for handler in self.handlers.values():
+                        close = getattr(handler, "close", None)
+                        if close is not None:
+                            close()
                 if self.heartbeat:
                     self.heartbeat.stop()
                 if self.stats.batches != summarised.batches:
@@ -337,18 +354,54 @@ class BatchConsumer:
 
     def _finish_inflight(self, consumer: Consumer, *, then_apply: _Decoded | None = None) -> None:
         """Wait for the batch being applied, if any; hand ``then_apply`` to the applier;
-        then publish the first's replies and move its offsets (pipelined)."""
+        then publish the first's replies and move its offsets (pipelined). A batch going to
+        a handler's writer (``submit``) is queued there before the one in flight is done,
+        if that one went there too: the writer starts it the moment the first commits."""
         inflight, self._inflight = self._inflight, None
+        queued: Future[_Applied] | _Submitted | None = None
+        if then_apply is not None and isinstance(inflight, _Submitted):
+            queued = self._submit(then_apply)
         applied = inflight.result() if inflight is not None else None
         if then_apply is not None:
             assert self._applier is not None
-            for topic, prepared in then_apply.prepared.items():  # batch N done: what N+1 assumed may have moved
-                ready = getattr(self.handlers[topic], "ready", None)
-                if ready is not None:
-                    then_apply.prepared[topic] = ready(then_apply.by_topic[topic], prepared)
-            self._inflight = self._applier.submit(self._apply_batch, then_apply)
+            if queued is None:
+                queued = self._submit(then_apply) or self._applier.submit(self._apply_batch, then_apply)
+            self._inflight = queued
         if applied is not None:
             self._publish(consumer, applied)
+
+    def _submit(self, batch: _Decoded) -> _Submitted | None:
+        """Hand a batch to its handler's writer, if it has one that takes it (a batch of
+        one topic; ``BatchHandler``)."""
+        for topic, prepared in batch.prepared.items():  # what the batch assumed may have moved
+            ready = getattr(self.handlers[topic], "ready", None)
+            if ready is not None:
+                batch.prepared[topic] = ready(batch.by_topic[topic], prepared)
+        if len(batch.by_topic) != 1:
+            return None
+        ((topic, records),) = batch.by_topic.items()
+        submit = getattr(self.handlers[topic], "submit", None)
+        prepared = batch.prepared.get(topic)
+        wait = submit(records, prepared) if submit is not None and prepared is not None else None
+        return _Submitted(self, batch, topic, wait) if wait is not None else None
+
+    def _written_or_applied(self, batch: _Decoded, topic: str, wait: Callable[[], bool]) -> _Applied:
+        """A submitted batch, once its writer is done with it: what it did, or, if it was
+        not written, what applying it here (in order: nothing after it was written) did."""
+        started = time.monotonic()
+        handler, records, prepared = self.handlers[topic], batch.by_topic[topic], batch.prepared[topic]
+        if wait():
+            result = handler.written(records, prepared)  # type: ignore[attr-defined]
+        else:
+            result = self._apply(handler, records, prepared)
+        observe_batch(
+            topic,
+            seconds=time.monotonic() - started,
+            timestamps_ms=[r.timestamp_ms for r in records],
+            counts={"applied": result.applied, "refused": result.refused, "skipped": result.skipped},
+        )
+        crash_point("consumer.after_db_commit")
+        return _Applied(batch.ends, result, batch.letters + result.dead_letters)
 
     def _prepare(self, batch: _Decoded) -> None:
         """Let each handler that can work on its records ahead of applying them

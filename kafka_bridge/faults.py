@@ -27,8 +27,10 @@ def _parse(spec: str) -> dict[str, float]:
 _POINTS = _parse(os.environ.get("STOCKSYNC_CRASH_POINTS", ""))
 
 
-def crash_point(name: str) -> None:
-    """Die here, at once and uncleanly, if the fault-injection suite asked for it."""
+def crash_point(name: str, *, with_process: int | None = None) -> None:
+    """Die here, at once and uncleanly, if the fault-injection suite asked for it.
+    ``with_process``: a pid to kill first (a helper process takes its parent with it, so
+    that the crash is the service's, as the suite means it)."""
     probability = _POINTS.get(name)
     if probability is None or random.random() >= probability:
         return
@@ -36,4 +38,6 @@ def crash_point(name: str) -> None:
     if log:
         with open(log, "a") as f:
             f.write(f"{name}\n")
+    if with_process is not None:
+        os.kill(with_process, signal.SIGKILL)
     os.kill(os.getpid(), signal.SIGKILL)

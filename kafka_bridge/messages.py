@@ -107,6 +107,14 @@ class BatchHandler(Protocol[T]):
     done, just before this one goes to the applier (to redo what it assumed, if that moved);
     and ``apply`` with what they gave. After a failure the loop may apply records alone,
     without ``prepared``. (The catalog's forecast: catalog/forecast.py.)
+
+    A pipelined handler may also define ``submit(records, prepared)``, to have a batch
+    written outside the loop's process, and ``close()``. ``submit`` returns None (the loop
+    applies the batch as usual) or a callable that waits for the batch and returns whether
+    it was written. The loop may submit a batch before the one before it is done: the
+    handler then writes them in order, and writes none queued behind one that was not
+    written. A batch not written is applied by ``apply``, in order. What a written batch
+    did is ``written(records, prepared)``. (The catalog's writer: catalog/stock_writer.py.)
     """
 
     # Exceptions that mean "try the same batch again later" (database down, lock timeout).

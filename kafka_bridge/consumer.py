@@ -29,6 +29,11 @@ is applied, a reply is published only once its batch is committed, and a batch's
 are recorded only once its replies are acknowledged. A rebalance that takes partitions
 away waits for the batch in flight, and its replies, before committing. Both are tested;
 docs/BENCHMARKS.md ("Eleventh pass") has what each gives on two cores.
+
+A handler may instead have a batch written outside this process (``submit``: the
+catalog's stock writer, catalog/stock_writer.py). Then N+2 is queued behind N+1 before
+N+1 is done, and a batch the writer did not write is applied here, in order, by the same
+path as any other (docs/BENCHMARKS.md, "Fifteenth pass").
 """
 
 from __future__ import annotations
@@ -360,7 +365,7 @@ class BatchConsumer:
         inflight, self._inflight = self._inflight, None
         queued: Future[_Applied] | _Submitted | None = None
         if then_apply is not None and isinstance(inflight, _Submitted):
-            queued = self._submit(then_apply)
+            queued = self._inflight = self._submit(then_apply)  # waited for on stopping, if this wait raises
         applied = inflight.result() if inflight is not None else None
         if then_apply is not None:
             assert self._applier is not None

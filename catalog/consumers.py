@@ -8,8 +8,7 @@ from django.conf import settings
 from django.db import connections
 
 from catalog.forecast import Forecast, StockForecaster
-from catalog.reservations import APPLIED
-from catalog.services import stock_apply_order_events
+from catalog.services import StockDecided, stock_apply_order_events
 from catalog.stock_sql import ledger_ahead, read_lines
 from catalog.stock_writer import StockWriter
 from config.routers import CATALOG_DB
@@ -67,15 +66,9 @@ class OrderEventsHandler(DatabaseBatchHandler):
 
     def written(self, records: list[Record[OrderEvent]], prepared: Forecast) -> BatchResult:
         """What a batch the writer wrote did: its forecast's decisions."""
-        decisions = prepared.decisions
-        assert decisions is not None and prepared.replies is not None
-        applied = sum(1 for m in decisions.movements if m.outcome == APPLIED)
-        return BatchResult(
-            applied=applied,
-            refused=len(decisions.movements) - applied,
-            skipped=decisions.skipped,
-            dead_letters=decisions.dead_letters,
-            replies=prepared.replies,
+        assert prepared.decisions is not None and prepared.products is not None
+        return self._result(
+            StockDecided.of(prepared.decisions, forecast_held=True, products=prepared.products), prepared
         )
 
     def close(self) -> None:
@@ -87,6 +80,9 @@ class OrderEventsHandler(DatabaseBatchHandler):
         self.forecaster.settle(
             prepared, records, held=decided.forecast_held, products=decided.products, stock=decided.stock
         )
+        return self._result(decided, prepared)
+
+    def _result(self, decided: StockDecided, prepared: Forecast | None) -> BatchResult:
         built = prepared.replies if decided.forecast_held and prepared is not None else None
         return BatchResult(
             applied=decided.applied,

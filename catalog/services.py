@@ -46,6 +46,21 @@ class StockDecided:
     products: dict[str, ProductState] = field(default_factory=dict)
     stock: dict[str, int] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, decisions: Decisions, *, forecast_held: bool, products: dict[str, ProductState]) -> StockDecided:
+        """What these decisions did once written (here, or by the stock writer process)."""
+        applied = sum(1 for m in decisions.movements if m.outcome == APPLIED)
+        return cls(
+            applied=applied,
+            refused=len(decisions.movements) - applied,
+            skipped=decisions.skipped,
+            results=decisions.results,
+            dead_letters=decisions.dead_letters,
+            forecast_held=forecast_held,
+            products=products,
+            stock=decisions.stock,
+        )
+
 
 def stock_apply_order_events(*, records: list[Record[OrderEvent]], forecast: Forecast | None = None) -> StockDecided:
     """Decide a batch of order events in one catalog transaction, exactly once per order.
@@ -86,17 +101,7 @@ def stock_apply_order_events(*, records: list[Record[OrderEvent]], forecast: For
             extra=records[0].log_fields,
         )
         products, decisions, held = _stock_decide(records, assume_new=False, forecast=forecast)
-    applied = sum(1 for m in decisions.movements if m.outcome == APPLIED)
-    return StockDecided(
-        applied=applied,
-        refused=len(decisions.movements) - applied,
-        skipped=decisions.skipped,
-        results=decisions.results,
-        dead_letters=decisions.dead_letters,
-        forecast_held=held,
-        products=products,
-        stock=decisions.stock,
-    )
+    return StockDecided.of(decisions, forecast_held=held, products=products)
 
 
 def _stock_decide(

@@ -325,12 +325,7 @@ class BatchConsumer:
         for topic, records in batch.by_topic.items():
             started = time.monotonic()
             applied = self._apply(self.handlers[topic], records, batch.prepared.get(topic))
-            observe_batch(
-                topic,
-                seconds=time.monotonic() - started,
-                timestamps_ms=[r.timestamp_ms for r in records],
-                counts={"applied": applied.applied, "refused": applied.refused, "skipped": applied.skipped},
-            )
+            _observe(topic, records, started, applied)
             result += applied
         crash_point("consumer.after_db_commit")
         return _Applied(batch.ends, result, batch.letters + result.dead_letters)
@@ -376,8 +371,8 @@ class BatchConsumer:
             self._publish(consumer, applied)
 
     def _submit(self, batch: _Decoded) -> _Submitted | None:
-        """Hand a batch to its handler's writer, if it has one that takes it (a batch of
-        one topic; ``BatchHandler``)."""
+        """Make the batch ready (each handler's ``ready``), then hand it to its handler's
+        writer, if it has one that takes it (a batch of one topic; ``BatchHandler``)."""
         for topic, prepared in batch.prepared.items():  # what the batch assumed may have moved
             ready = getattr(self.handlers[topic], "ready", None)
             if ready is not None:
@@ -399,12 +394,7 @@ class BatchConsumer:
             result = handler.written(records, prepared)  # type: ignore[attr-defined]
         else:
             result = self._apply(handler, records, prepared)
-        observe_batch(
-            topic,
-            seconds=time.monotonic() - started,
-            timestamps_ms=[r.timestamp_ms for r in records],
-            counts={"applied": result.applied, "refused": result.refused, "skipped": result.skipped},
-        )
+        _observe(topic, records, started, result)
         crash_point("consumer.after_db_commit")
         return _Applied(batch.ends, result, batch.letters + result.dead_letters)
 
@@ -531,6 +521,16 @@ class BatchConsumer:
             self.stats.skipped,
             self.stats.dead_lettered,
         )
+
+
+def _observe(topic: str, records: list[Record], started: float, result: BatchResult) -> None:
+    """A topic's share of a batch, applied or written since ``started``, in the metrics."""
+    observe_batch(
+        topic,
+        seconds=time.monotonic() - started,
+        timestamps_ms=[r.timestamp_ms for r in records],
+        counts={"applied": result.applied, "refused": result.refused, "skipped": result.skipped},
+    )
 
 
 def _describe(partitions: list[TopicPartition]) -> str:

@@ -16,6 +16,10 @@ it comes back "not written" unread, until the loop's thread has received them al
 says ``resume``. The loop applies the batches that were not written itself, in order, as
 without a writer (``catalog.services.stock_apply_order_events``): so no batch is written
 ahead of one before it, and anything unusual takes the one path that handles everything.
+
+The consumer starts the writer before it subscribes, and waits until it is ready. A writer
+that dies is replaced once every batch sent to it is received (as not written): a new one
+never answers for the batches of the old.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ logger = logging.getLogger(__name__)
 
 WRITTEN = "written"
 RESUME = "resume"
+READY = "ready"
+# How long a new writer may take to set Django up and connect before the consumer gives up
+# on it and applies every batch itself.
+START_TIMEOUT_SECONDS = 60.0
 
 
 class StockWriter:
@@ -42,19 +50,24 @@ class StockWriter:
         self.using = using
         self._process: Any = None
         self._pipe: Any = None
-        self._outstanding = 0  # sent, not yet received
+        self._outstanding = 0  # sent down the pipe, not yet received
+        self._unsent = 0  # not sent (no writer to take them), received as "not written" after those
         self._refusing = False  # a batch was not written: the ones queued behind it will not be
+        self._broken = False  # it could not start: the consumer applies every batch itself
         self.written = 0  # batches written, since this object was made
 
     @property
     def takes_more(self) -> bool:
-        """Whether a batch sent now could be written (none is being refused)."""
-        return not self._refusing
+        """Whether a batch sent now could be written (the writer can run, and none is
+        being refused)."""
+        return not self._refusing and not self._broken
 
     def start(self) -> None:
-        """Start the process, if it is not running (it sets Django up: about a second,
-        while the loop goes on)."""
-        if self._process is not None and self._process.is_alive():
+        """Start the process, if it is not running and nothing sent to one before is still
+        to be received, and wait until it is ready. It sets Django up and connects: about
+        a second of CPU, better spent before a backlog than in its first seconds (the
+        consumer starts it before it subscribes)."""
+        if self._broken or self._outstanding or self._unsent or self._running():
             return
         from django.db import connections
 
@@ -67,34 +80,58 @@ class StockWriter:
         )
         self._process.start()
         child.close()
-        self._outstanding, self._refusing = 0, False
+        self._refusing = False
+        try:
+            ready = self._pipe.poll(START_TIMEOUT_SECONDS) and self._pipe.recv() == READY
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            logger.error(
+                "the stock writer process did not start (exit code %s); the consumer applies every batch itself",
+                self._process.exitcode,
+            )
+            self._process.kill()
+            self._process, self._broken = None, True
+            return
         logger.info("stock writer process %d started", self._process.pid)
 
     def send(self, forecast: Forecast) -> None:
-        """Queue a batch forecast and built ahead (its ``read``, ``ledger`` and decisions)."""
+        """Queue a batch forecast and built ahead (its ``read``, ``ledger`` and decisions).
+        With no writer to take it (it died, or could not start), the batch is queued here
+        and received as not written, in its place."""
         assert forecast.decisions is not None and forecast.products is not None and forecast.ledger is not None
         self.start()
-        products = {pid: (p.stock, p.active) for pid, p in forecast.products.items()}
-        self._pipe.send((tuple(forecast.read), products, forecast.ledger, forecast.decisions.stock))
-        self._outstanding += 1
+        if not self._unsent and self._running():
+            products = {pid: (p.stock, p.active) for pid, p in forecast.products.items()}
+            try:
+                self._pipe.send((tuple(forecast.read), products, forecast.ledger, forecast.decisions.stock))
+                self._outstanding += 1
+                return
+            except OSError:  # it died just now: received as not written, as this one is
+                pass
+        self._unsent += 1
 
     def receive(self) -> bool:
         """Wait for the oldest batch sent: True if it was written and committed, False if
         nothing of it was (the caller applies it)."""
+        if not self._outstanding:
+            self._unsent -= 1
+            return False
+        self._outstanding -= 1
         try:
             outcome = self._pipe.recv()
         except (EOFError, OSError):
             # Killed mid-batch, its transaction may or may not have committed: applied again
-            # by the caller, the ledger tells which.
+            # by the caller, the ledger tells which. So is each batch queued behind it.
             logger.warning("the stock writer process exited; its batches are applied by the consumer")
-            self._process, self._outstanding, self._refusing = None, 0, False
+            if not self._outstanding:
+                self._refusing = False  # the next batch sent starts a new one
             return False
-        self._outstanding -= 1
         self.written += outcome == WRITTEN
         if outcome != WRITTEN:
             logger.info("a batch was not written by the stock writer (%s); the consumer applies it", outcome)
             self._refusing = True
-        if self._refusing and self._outstanding == 0:
+        if self._refusing and not self._outstanding:
             self._pipe.send(RESUME)  # everything refused has been received: the next can be written
             self._refusing = False
         return outcome == WRITTEN
@@ -103,11 +140,17 @@ class StockWriter:
         if self._process is None:
             return
         if self._process.is_alive():
-            self._pipe.send(None)
+            try:
+                self._pipe.send(None)
+            except OSError:
+                pass
             self._process.join(10)
             if self._process.is_alive():
                 self._process.kill()
         self._process = None
+
+    def _running(self) -> bool:
+        return self._process is not None and self._process.is_alive()
 
 
 def serve(pipe: Any, using: str, database: dict, parent: int) -> None:
@@ -127,6 +170,7 @@ def serve(pipe: Any, using: str, database: dict, parent: int) -> None:
     from kafka_bridge.faults import crash_point
 
     connections[using].settings_dict.update(database)
+    pipe.send(READY)
     refusing = False
     while True:
         try:

@@ -187,6 +187,8 @@ class BatchConsumer:
         # One thread applies (its own database connection); this one fetches, decodes and
         # publishes.
         self._applier = applier = ThreadPoolExecutor(1, thread_name_prefix="apply") if self.pipeline else None
+        if applier is not None:
+            self._each_handler("open")
         self._last_activity = time.monotonic()
         self._assigned_once = False
         consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
@@ -235,10 +237,7 @@ class BatchConsumer:
                 if applier is not None:
                     applier.submit(connections.close_all).result()  # the applier's own connection
                     applier.shutdown()
-                    for handler in self.handlers.values():
-                        close = getattr(handler, "close", None)
-                        if close is not None:
-                            close()
+                    self._each_handler("close")
                 if self.heartbeat:
                     self.heartbeat.stop()
                 if self.stats.batches != summarised.batches:
@@ -254,6 +253,13 @@ class BatchConsumer:
                     self.stats.dead_lettered,
                 )
         return self.stats
+
+    def _each_handler(self, hook: str) -> None:
+        """Call each handler's ``hook`` (``open``, ``close``), if it has one."""
+        for handler in self.handlers.values():
+            call = getattr(handler, hook, None)
+            if call is not None:
+                call()
 
     def _idle_too_long(self) -> bool:
         if self.exit_when_idle is None:

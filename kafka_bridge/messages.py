@@ -109,7 +109,9 @@ class BatchHandler(Protocol[T]):
     without ``prepared``. (The catalog's forecast: catalog/forecast.py.)
 
     A pipelined handler may also define ``submit(records, prepared)``, to have a batch
-    written outside the loop's process, and ``close()``. ``submit`` returns None (the loop
+    written outside the loop's process, and ``open()`` and ``close()``, which the loop calls
+    when it starts and when it stops (to start the writer before the first batch, not
+    during a backlog's first seconds). ``submit`` returns None (the loop
     applies the batch as usual) or a callable that waits for the batch and returns whether
     it was written. The loop may submit a batch before the one before it is done: the
     handler then writes them in order, and writes none queued behind one that was not

@@ -4,9 +4,12 @@ it did not write, and the consumer applies what it did not write, in order."""
 
 import uuid
 
+import psycopg
 import pytest
+from django.db import connections
 from django.db.models import Count
 
+from catalog import stock_writer
 from catalog.consumers import OrderEventsHandler
 from catalog.forecast import StockForecaster
 from catalog.models import Product, StockMovement
@@ -108,6 +111,40 @@ def test_a_redelivered_batch_is_not_written_and_is_skipped_by_the_consumer(produ
     assert decided.skipped == 1
     assert not StockMovement.objects.values("order_id", "kind").annotate(n=Count("id")).filter(n__gt=1).exists()
     assert StockMovement.objects.count() == 220
+
+
+def test_batches_queued_in_a_writer_that_dies_come_back_not_written_and_a_new_one_takes_the_next(
+    products, writer
+):
+    forecaster = knowing(products)
+    # The first two wait on CATALOG-001's lock; the third, on CATALOG-002, would not.
+    batches = [many(p, 210, start=i * 210) for i, p in enumerate(["CATALOG-001"] * 2 + ["CATALOG-002"] * 2)]
+    forecasts = [forecast_for(forecaster, records) for records in batches]
+    blocker = psycopg.connect(**connections[CATALOG_DB].get_connection_params())
+    try:  # the writer waits on CATALOG-001's lock with two batches queued, and is killed
+        blocker.execute("SELECT 1 FROM catalog_product WHERE product_id = 'CATALOG-001' FOR UPDATE")
+        writer.send(forecasts[0])
+        writer.send(forecasts[1])
+        writer._process.kill()
+        writer._process.join()
+        writer.send(forecasts[2])  # behind them: not given to a new writer ahead of them
+    finally:
+        blocker.close()
+    assert [writer.receive() for _ in range(3)] == [False, False, False]
+    assert StockMovement.objects.count() == 0
+    for records, forecast in zip(batches[:3], forecasts[:3], strict=True):  # the consumer applies them
+        stock_apply_order_events(records=records, forecast=forecast)
+    writer.send(forecasts[3])  # a new writer
+    assert writer.receive()
+    assert StockMovement.objects.count() == 840
+
+
+def test_a_writer_that_does_not_start_in_time_is_given_up(products, writer, monkeypatch):
+    monkeypatch.setattr(stock_writer, "START_TIMEOUT_SECONDS", 0.001)
+    writer.send(forecast_for(knowing(products), many("CATALOG-001", 210)))
+    assert not writer.receive()
+    assert not writer.takes_more  # the consumer applies every batch from now on
+    assert StockMovement.objects.count() == 0
 
 
 def test_the_pipelined_consumer_has_its_backlog_written_by_the_writer(topics, products, settings):

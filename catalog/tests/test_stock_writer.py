@@ -113,9 +113,7 @@ def test_a_redelivered_batch_is_not_written_and_is_skipped_by_the_consumer(produ
     assert StockMovement.objects.count() == 220
 
 
-def test_batches_queued_in_a_writer_that_dies_come_back_not_written_and_a_new_one_takes_the_next(
-    products, writer
-):
+def test_batches_queued_in_a_writer_that_dies_come_back_not_written_and_a_new_one_takes_the_next(products, writer):
     forecaster = knowing(products)
     # The first two wait on CATALOG-001's lock; the third, on CATALOG-002, would not.
     batches = [many(p, 210, start=i * 210) for i, p in enumerate(["CATALOG-001"] * 2 + ["CATALOG-002"] * 2)]

@@ -4,7 +4,7 @@
 
 Each NAME=PATH is a work tree's ``manage.py`` (``git worktree add /tmp/before HEAD~1``
 makes one). Produces ``--events`` order events to a 3-partition topic, warms up, then runs
-``manage.py runconsumer`` (one process, the defaults) from each tree in turn, ``--rounds``
+``manage.py runconsumer`` (the defaults; ``--processes`` 1 unless told) from each tree in turn, ``--rounds``
 times, the order reversed every other round; all share one PostgreSQL, one broker and the
 same events. Prints each round's events/s against the COPY ceiling measured before and
 after (the higher of the two), as ``bench.consumer`` does. Environment variables given
@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=2, help="(default: %(default)s)")
     parser.add_argument("--events", type=int, default=200_000, help="(default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=5000, help="(default: %(default)s)")
+    parser.add_argument("--processes", type=int, default=1, help="runconsumer --processes (default: %(default)s)")
     args = parser.parse_args(argv)
     trees = []
     for tree in args.trees:
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         first = copy_ceiling(product_ids, args.events)
         produce_events(topic, product_ids, args.events)
         common = ["runconsumer", "--topic", topic, "--exit-when-idle", "5", "--batch-size", str(args.batch_size)]
+        common += ["--processes", str(args.processes)]
 
         def run(path: str) -> float:
             group = f"bench-ab-{uuid.uuid4().hex[:8]}"
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
             )
         ]
         rows += [Row(f"round {r}: {name}", rate, "events/s", ceiling) for r, name, rate in results]
-        print_table("Before and after, alternating (python -m bench.ab)", rows)
+        print_table(f"Before and after, alternating (python -m bench.ab, --processes {args.processes})", rows)
 
 
 if __name__ == "__main__":

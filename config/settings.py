@@ -284,8 +284,9 @@ CONSUMER_PIPELINE = (
 # Pipelined on PostgreSQL, the catalog's forecast batches of a backlog are written by a
 # process of its own (catalog/stock_writer.py), with no GIL shared with the loop's thread,
 # and queued there so that it starts each batch the moment the one before commits. Worth
-# 6-8% in alternating rounds (docs/BENCHMARKS.md, "Fifteenth pass"); false: the applier
-# thread writes them, as before.
+# 6-8% in alternating rounds (docs/BENCHMARKS.md, "Fifteenth pass"), and 14% more once it
+# was started before the consumer subscribes ("Sixteenth pass"); false: the applier thread
+# writes them, as before.
 CONSUMER_STOCK_WRITER = env_bool("CONSUMER_STOCK_WRITER", True)
 # Consumers commit their offsets to Kafka at most this often (and whenever they go quiet,
 # lose partitions or stop), not after every batch: under light load a batch is a single

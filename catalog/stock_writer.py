@@ -37,8 +37,8 @@ logger = logging.getLogger(__name__)
 WRITTEN = "written"
 RESUME = "resume"
 READY = "ready"
-# How long a new writer may take to set Django up and connect before the consumer gives up
-# on it and applies every batch itself.
+# How long a new writer may take to set Django up before the consumer gives up on it and
+# applies every batch itself.
 START_TIMEOUT_SECONDS = 60.0
 
 
@@ -64,9 +64,9 @@ class StockWriter:
 
     def start(self) -> None:
         """Start the process, if it is not running and nothing sent to one before is still
-        to be received, and wait until it is ready. It sets Django up and connects: about
-        a second of CPU, better spent before a backlog than in its first seconds (the
-        consumer starts it before it subscribes)."""
+        to be received, and wait until it is ready. It sets Django up: about a second of
+        CPU, better spent before a backlog than in its first seconds (the consumer starts
+        it before it subscribes)."""
         if self._broken or self._outstanding or self._unsent or self._running():
             return
         from django.db import connections
@@ -101,15 +101,12 @@ class StockWriter:
         and received as not written, in its place."""
         assert forecast.decisions is not None and forecast.products is not None and forecast.ledger is not None
         self.start()
-        if not self._unsent and self._running():
-            products = {pid: (p.stock, p.active) for pid, p in forecast.products.items()}
-            try:
-                self._pipe.send((tuple(forecast.read), products, forecast.ledger, forecast.decisions.stock))
-                self._outstanding += 1
-                return
-            except OSError:  # it died just now: received as not written, as this one is
-                pass
-        self._unsent += 1
+        products = {pid: (p.stock, p.active) for pid, p in forecast.products.items()}
+        batch = (tuple(forecast.read), products, forecast.ledger, forecast.decisions.stock)
+        if not self._unsent and self._running() and self._post(batch):
+            self._outstanding += 1
+        else:
+            self._unsent += 1
 
     def receive(self) -> bool:
         """Wait for the oldest batch sent: True if it was written and committed, False if
@@ -132,7 +129,7 @@ class StockWriter:
             logger.info("a batch was not written by the stock writer (%s); the consumer applies it", outcome)
             self._refusing = True
         if self._refusing and not self._outstanding:
-            self._pipe.send(RESUME)  # everything refused has been received: the next can be written
+            self._post(RESUME)  # everything refused has been received: the next can be written
             self._refusing = False
         return outcome == WRITTEN
 
@@ -140,10 +137,7 @@ class StockWriter:
         if self._process is None:
             return
         if self._process.is_alive():
-            try:
-                self._pipe.send(None)
-            except OSError:
-                pass
+            self._post(None)
             self._process.join(10)
             if self._process.is_alive():
                 self._process.kill()
@@ -151,6 +145,15 @@ class StockWriter:
 
     def _running(self) -> bool:
         return self._process is not None and self._process.is_alive()
+
+    def _post(self, message: Any) -> bool:
+        """Send down the pipe; False if the writer died meanwhile (its end is closed). A
+        batch not posted is received as not written; a new writer starts at the next send."""
+        try:
+            self._pipe.send(message)
+        except OSError:
+            return False
+        return True
 
 
 def serve(pipe: Any, using: str, database: dict, parent: int) -> None:

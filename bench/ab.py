@@ -52,8 +52,7 @@ def main(argv: list[str] | None = None) -> None:
 
         def run(path: str) -> float:
             group = f"bench-ab-{uuid.uuid4().hex[:8]}"
-            rate, _cpu = measure(path, [path, *common, "--group-id", group], args.events, home)
-            return rate
+            return measure(path, [path, *common, "--group-id", group], args.events, home).rate
 
         run(trees[0][1])  # warm-up: the broker's page cache, the first group join
         results = []

@@ -17,8 +17,13 @@ ratio of it, because these machines change speed from one hour to the next.
 Each rate is measured from the database: the ledger's row count is sampled every 10 ms;
 rate = (events − rows at the first sample with any) / (time to all − time of that sample),
 so process start-up and group joining are not counted, and the first batch is not
-counted as free. Over the same window it reads from /proc the CPU each process used
-(the consumer and its children, PostgreSQL, the broker) and prints it per event.
+counted as free. ``runconsumer --processes N`` is still joining at its first row: the
+first member to join holds every partition, and hands them over as the others join. Its
+window opens at the first sample once the group has settled (the broker describes it as
+stable, with N members that each hold partitions); how long that took, and how many
+events were applied meanwhile, is printed. Over the same window it reads from /proc the
+CPU each process used (the consumer and its children, PostgreSQL, the broker) and prints
+it per event.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from bench.common import (
     IMG_DIR,
@@ -96,6 +102,13 @@ def reset_catalog() -> None:
         # Each run leaves ~40,000 dead versions of the product rows (a stock UPDATE per
         # batch): cleared, so that a later run does not lock and update through them.
         cursor.execute("VACUUM catalog_product")
+        # PostgreSQL's own background work landed in a window at random, and took a core for
+        # a second or more: a checkpoint forced by the WAL of earlier runs (~140 MB each),
+        # an autovacuum of the ledger. Each run now starts just after a checkpoint, and the
+        # ledger, emptied before every run, is not autovacuumed (docs/BENCHMARKS.md,
+        # "Seventeenth pass"). The ceiling's runs start here too.
+        cursor.execute("ALTER TABLE catalog_stockmovement SET (autovacuum_enabled = off)")
+        cursor.execute("CHECKPOINT")
 
 
 def ledger_rows() -> int:
@@ -149,6 +162,12 @@ def copy_ceiling(product_ids: list[str], n: int, *, per_transaction: int = 5000)
     return n / elapsed
 
 
+class Measured(NamedTuple):
+    rate: float  # events/s over the window
+    cpu: dict[str, float]  # µs of CPU per event over the window, by process group
+    joining: str = ""  # N processes: how the group settled, and the rate from the first row
+
+
 def measure(
     label: str,
     command: list[str],
@@ -157,7 +176,7 @@ def measure(
     timeout: float = 900,
     profile: Path | None = None,
     env: dict[str, str] | None = None,
-) -> tuple[float, dict[str, float]]:
+) -> Measured:
     """Run a consumer (``python <command>``); return its apply rate (events/s), sampled from
     the ledger, and the CPU each process spent per event (µs) over the same window.
     ``profile``: run it under py-spy (sampling, non-blocking), its raw stacks to that file."""
@@ -165,6 +184,7 @@ def measure(
     process = python(*command, env={**os.environ, **(env or {})})
     spy = None
     roots = {"consumer": [process.pid], **service_pids(home)}
+    members = int(_option(command, "--processes") or 1)
 
     def started() -> int:
         if process.poll() is not None:
@@ -172,7 +192,10 @@ def measure(
         return ledger_rows()
 
     try:
-        first = wait_for(started, timeout=120, what=f"{label}: first ledger row")
+        first_rows = first = wait_for(started, timeout=120, what=f"{label}: first ledger row")
+        first_at, waited = time.monotonic(), None
+        if members > 1:
+            first, waited = _settled(_option(command, "--group-id"), members, first, expected)
         if profile is not None:  # the steady state only: attached once it applies
             spy = subprocess.Popen(
                 [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(process.pid), "--nonblocking"]
@@ -188,7 +211,7 @@ def measure(
                 raise TimeoutError(f"{label}: {rows} of {expected} after {timeout}s")
             progress(f"{label}: {rows:,}/{expected:,}")
             time.sleep(0.01)
-        elapsed, cpu1 = time.monotonic() - t0, cpu_seconds(roots)
+        done_at, cpu1 = time.monotonic(), cpu_seconds(roots)
     finally:
         if spy is not None:  # Ctrl-C: it writes what it sampled
             spy.send_signal(signal.SIGINT)
@@ -199,7 +222,37 @@ def measure(
     if first >= expected:  # all in the first sample: fall back to the whole run
         raise RuntimeError(f"{label}: too few events to measure ({expected}); use more --events")
     events = expected - first
-    return events / elapsed, {name: (cpu1[name] - cpu0[name]) / events * 1e6 for name in roots}
+    joining = ""
+    if members > 1:
+        joining = (
+            f"group settled {waited:.1f}s after the first row, {first:,} events in"
+            if waited is not None
+            else "group not settled before 90% of the events: timed from the first row"
+        )
+        joining += f"; from the first row {(expected - first_rows) / (done_at - first_at):,.0f}/s"
+        print(f"{label}: {joining}", file=sys.stderr, flush=True)
+    cpu = {name: (cpu1[name] - cpu0[name]) / events * 1e6 for name in roots}
+    return Measured(events / (done_at - t0), cpu, joining)
+
+
+def _option(command: list[str], name: str) -> str | None:
+    return command[command.index(name) + 1] if name in command else None
+
+
+def _settled(group_id: str | None, members: int, first: int, expected: int) -> tuple[int, float | None]:
+    """Wait until the group has settled (stable, ``members`` members each holding
+    partitions); return the ledger's rows then, and how long it took. Gives up (rows
+    ``first``, None) if the backlog is 90% done first."""
+    from kafka_bridge.lag import group_describe
+
+    assert group_id is not None, "a runconsumer --processes command names its --group-id"
+    started = time.monotonic()
+    while ledger_rows() < expected * 0.9:
+        group = group_describe(group_id=group_id)
+        if group.state == "STABLE" and len(group.members) == members and all(m.partitions for m in group.members):
+            return ledger_rows(), time.monotonic() - started
+        time.sleep(0.02)
+    return first, None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -254,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
 
         group = lambda: f"bench-{uuid.uuid4().hex[:8]}"  # noqa: E731  a fresh group reads from the start
         common = ["--topic", topic, "--exit-when-idle", "30"]  # stopped once measured
-        baseline, baseline_cpu = measure(
+        baseline, baseline_cpu, _ = measure(
             "baseline (one at a time)",
             [
                 "-m",
@@ -291,7 +344,7 @@ def main(argv: list[str] | None = None) -> None:
         ]
         # The floor under any Python consumer (bench/floor_consumer.py): fetch, parse, COPY,
         # nothing else. What it leaves below the ceiling is Kafka's and Python's share.
-        floor, floor_cpu = measure(
+        floor, floor_cpu, _ = measure(
             "floor (fetch, parse, COPY)",
             ["-m", "bench.floor_consumer", "--topic", topic, "--group-id", group(), "--limit", str(args.events)]
             + ["--batch-size", str(args.batch_size)],
@@ -319,7 +372,7 @@ def main(argv: list[str] | None = None) -> None:
         targets = {1: "≥ 80× baseline", 3: ""}
         ceiling_targets = {1: "≥ 0.50 of the ceiling", 3: "≥ 0.70 of the ceiling"}
         for processes in (1, 2, 3) if args.cluster else (1, TOPIC_PARTITIONS):
-            rate, cpu = measure(
+            rate, cpu, joining = measure(
                 f"runconsumer --processes {processes}",
                 ["manage.py", "runconsumer", *common, "--group-id", group(), "--batch-size", str(args.batch_size)]
                 + ["--processes", str(processes)],
@@ -334,6 +387,7 @@ def main(argv: list[str] | None = None) -> None:
                     "events/s",
                     ceiling,
                     "" if args.cluster else ceiling_targets.get(processes, ""),
+                    joining,
                 )
             )
             rows.append(
@@ -353,7 +407,7 @@ def main(argv: list[str] | None = None) -> None:
         for round_ in range(args.pipeline_rounds):
             for processes in (int(n) for n in args.pipeline_processes.split(",")):
                 for pipelined in ("false", "true"):
-                    rate, cpu = measure(
+                    rate, cpu, _ = measure(
                         f"{processes} process(es), pipeline {pipelined}, round {round_ + 1}",
                         ["manage.py", "runconsumer", *common, "--group-id", group(), "--processes", str(processes)]
                         + ["--batch-size", str(args.batch_size)],
@@ -381,12 +435,12 @@ def main(argv: list[str] | None = None) -> None:
             for size in sizes:
                 # Small batches are slow; their rate settles within a few thousand events.
                 events = min(args.events, max(3000, size * 2000))
-                sweep[size], _ = measure(
+                sweep[size] = measure(
                     f"batch {size}",
                     ["manage.py", "runconsumer", *common, "--group-id", group(), "--batch-size", str(size)],
                     events,
                     home,
-                )
+                ).rate
                 rows.append(
                     Row(
                         f"  1 process, batch {size:,}",

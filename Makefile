@@ -6,12 +6,13 @@ PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 KAFKA_STAMP := .cache/kafka/libs/.fetched
 
-.PHONY: help run cluster test chaos bench lint kafka-start kafka-stop migrate clean
+.PHONY: help run cluster check test chaos bench lint kafka-start kafka-stop migrate clean
 
 help:
 	@echo "make run    - start Kafka, the web server (127.0.0.1:8000), relay and consumers on SQLite, each supervised (bin/stocksync)"
 	@echo "make cluster - the same on three Kafka brokers (9092-9094), 6 partitions x 3 replicas, 3 consumers"
-	@echo "make test   - lint, then the whole suite against a real Kafka broker and PostgreSQL"
+	@echo "make check  - lint, then every test that needs no broker and no PostgreSQL (SQLite; under 2 minutes): run it on every change"
+	@echo "make test   - lint, then the whole suite against a real Kafka broker and PostgreSQL (what CI runs)"
 	@echo "make chaos  - fault injection: orders under SIGKILLs, outages and redelivery; checks nothing lost or doubled"
 	@echo "make bench  - the benchmarks (bench/): consumer, latency, HTTP, relay; tables to paste into docs/BENCHMARKS.md"
 	@echo "make kafka-start / kafka-stop - the local broker alone (127.0.0.1:9092)"
@@ -34,6 +35,13 @@ run: $(VENV_STAMP) $(KAFKA_STAMP)
 
 cluster: $(VENV_STAMP) $(KAFKA_STAMP)
 	bin/dev-cluster
+
+# The fast tier: no broker, no PostgreSQL, no server (SQLite files in a temp folder; an
+# address where no broker listens, so nothing reaches make run's).
+check: lint
+	env -u ORDERS_DATABASE_URL -u CATALOG_DATABASE_URL -u CI STOCKSYNC_TEST_SERVICES=0 \
+		KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:1 STOCKSYNC_VAR_DIR=$$(mktemp -d) \
+		$(PY) -m pytest -m "not integration and not browser and not postgres" -q -p no:cacheprovider
 
 test: lint $(KAFKA_STAMP)
 	$(PY) -m pytest

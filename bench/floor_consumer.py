@@ -31,7 +31,7 @@ def main() -> None:
     from confluent_kafka import Consumer
     from django.db import connections, transaction
 
-    from catalog.stock_sql import ledger_copy  # the consumer's own COPY: same columns, same text
+    from catalog.fast.stock_sql import ledger_copy  # the consumer's own COPY: same columns, same text
     from kafka_bridge.config import consumer_config
 
     consumer = Consumer(consumer_config(group_id=args.group_id, offset_reset="earliest"))

@@ -3,7 +3,7 @@
     python -m bench.ledger_probe [--ledger 200000] [--batch 5000]
 
 Fills the ledger with ``--ledger`` rows, then times, for a batch of ``--batch`` new
-orderIds, the read that ``catalog.stock_sql`` makes before deciding a batch: the ledger
+orderIds, the read that ``catalog.fast.stock_sql`` makes before deciding a batch: the ledger
 probed for the batch's orderIds. Each way is timed by PostgreSQL (``EXPLAIN ANALYZE``'s
 execution time, the best of 5), inside the same transaction as the consumer's:
 
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
         from django.db import connections, transaction
 
         from bench.consumer import setup_products
-        from catalog import stock_sql
+        from catalog.fast import stock_sql
 
         product_ids = setup_products(1000)
         rng = random.Random(3)
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         orders = "\n".join(str(uuid.uuid4()) for _ in range(args.batch))  # new: none in the ledger
         lines = stock_sql.FROM_LINES["orders"]
         probe_in = stock_sql.DECIDED.replace("= ANY(ARRAY({orders}))", "IN ({orders})")
-        assert probe_in != stock_sql.DECIDED, "catalog.stock_sql.DECIDED changed: update the IN (...) rewrite"
+        assert probe_in != stock_sql.DECIDED, "catalog.fast.stock_sql.DECIDED changed: update the IN (...) rewrite"
         ways = {
             "cancellations only: a large batch's, assumed new": stock_sql.DECIDED_CANCELLATIONS.format(
                 orders=lines, cancelled=lines

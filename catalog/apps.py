@@ -22,6 +22,14 @@ class CatalogConfig(AppConfig):
                 name="runconsumer",
                 group_id=lambda: settings.CATALOG_CONSUMER_GROUP,
                 handlers=lambda: {settings.ORDER_EVENTS_TOPIC: OrderEventsHandler()},
+                fast_handlers=fast_handlers,
             )
         )
         collector_register(LedgerCollector())
+
+
+def fast_handlers() -> dict:
+    """``runconsumer --fast``: the fast layer's handler (catalog/fast/), imported only when asked for."""
+    from catalog.fast.consumers import FastOrderEventsHandler
+
+    return {settings.ORDER_EVENTS_TOPIC: FastOrderEventsHandler()}

@@ -79,7 +79,7 @@ class StockMovement(models.Model):
         indexes = [
             models.Index(fields=["product_id"], name="stockmovement_product_idx"),
             # The cancellations alone (a few rows), which a large batch of orders reads
-            # instead of probing the whole ledger (catalog.stock_sql.DECIDED_CANCELLATIONS).
+            # instead of probing the whole ledger (catalog.fast.stock_sql.DECIDED_CANCELLATIONS).
             models.Index(fields=["order_id"], condition=models.Q(kind="cancel"), name="stockmovement_cancel_idx"),
         ]
 

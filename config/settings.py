@@ -269,25 +269,19 @@ KAFKA_PUBLISHER_LINGER_MS = int(os.environ.get("KAFKA_PUBLISHER_LINGER_MS", "0")
 # applied at once and batches fill by themselves under load (librdkafka prefetches).
 CONSUMER_BATCH_SIZE = int(os.environ.get("CONSUMER_BATCH_SIZE", "2000"))
 CONSUMER_BATCH_WAIT_SECONDS = float(os.environ.get("CONSUMER_BATCH_WAIT_SECONDS", "0"))
-# Pipelined: one thread applies a batch while the loop publishes the previous batch's
-# replies, fetches and decodes the next, and decides it ahead (the catalog's forecast:
-# catalog/forecast.py). auto (the default): pipelined when `runconsumer` runs one process,
-# one stage in each member of `runconsumer --processes N`. On this project's 2-core
-# machines the pipeline took one process from 0.36-0.39 to 0.45-0.48 of the COPY ceiling
-# in alternating rounds, and cost three processes, which already share the cores and move
-# each other's stock (docs/BENCHMARKS.md, "Eleventh pass"). true / false: always / never.
+# The opt-in fast layer (kafka_bridge/pipeline.py, catalog/fast/, orders/fast/): set-based
+# SQL on PostgreSQL for the catalog consumer, the order consumer and order creation, and
+# the catalog consumer pipelined in one process. Same effect as the default path (a
+# property test holds them equal); turn it on to drain a backlog on PostgreSQL.
+# `runconsumer --fast` / `--no-fast` overrides it for one command.
+CONSUMER_FAST = env_bool("CONSUMER_FAST", False)
+# With the fast layer: auto (the default) pipelines `runconsumer` in one process, not the
+# members of `runconsumer --processes N` (they already share the cores); true / false: always / never.
 CONSUMER_PIPELINE = (
     None
     if os.environ.get("CONSUMER_PIPELINE", "auto").strip().lower() == "auto"
     else env_bool("CONSUMER_PIPELINE", False)
 )
-# Pipelined on PostgreSQL, the catalog's forecast batches of a backlog are written by a
-# process of its own (catalog/stock_writer.py), with no GIL shared with the loop's thread,
-# and queued there so that it starts each batch the moment the one before commits. Worth
-# 6-8% in alternating rounds (docs/BENCHMARKS.md, "Fifteenth pass"), and 14% more once it
-# was started before the consumer subscribes ("Sixteenth pass"); false: the applier thread
-# writes them, as before.
-CONSUMER_STOCK_WRITER = env_bool("CONSUMER_STOCK_WRITER", True)
 # Consumers commit their offsets to Kafka at most this often (and whenever they go quiet,
 # lose partitions or stop), not after every batch: under light load a batch is a single
 # event, and a commit per batch cost the broker one more request per order

@@ -18,7 +18,8 @@ DEFAULTS = {
     "CONSUMER_BATCH_SIZE": 2000,
     "CONSUMER_BATCH_WAIT_SECONDS": 0.0,
     "CONSUMER_COMMIT_INTERVAL_SECONDS": 1.0,
-    "CONSUMER_PIPELINE": None,  # None: auto (pipelined unless the caller says otherwise)
+    "CONSUMER_FAST": False,  # the fast layer (kafka_bridge.pipeline) with the apps' fast handlers
+    "CONSUMER_PIPELINE": None,  # None: auto (with the fast layer, pipelined unless the caller says otherwise)
     "CONSUMER_HEARTBEAT_DIR": Path(tempfile.gettempdir()) / "kafka-bridge-heartbeats",
     "OUTBOX_RELAY_GRACE_SECONDS": 10.0,
     "OUTBOX_RELAY_INTERVAL_SECONDS": 1.0,

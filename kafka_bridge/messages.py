@@ -28,7 +28,7 @@ def position(message: Message) -> tuple[str, int, int]:
 
 # SourceMessage and Record are frozen msgspec Structs, not frozen dataclasses: as
 # immutable, and one is made per consumed message, where a frozen dataclass's __init__
-# (object.__setattr__ per field) cost 1.7 µs (docs/BENCHMARKS.md, "Tenth pass").
+# (object.__setattr__ per field) costs a few microseconds more.
 class SourceMessage(msgspec.Struct, frozen=True):
     """A consumed message's bytes and coordinates: enough to find it again or dead-letter it."""
 
@@ -98,26 +98,42 @@ class BatchResult:
         return self
 
 
+@dataclass
+class Batch:
+    """A fetched batch, decoded: its good records by topic, what could not be decoded,
+    and where it ends on each partition."""
+
+    by_topic: dict[str, list[Record]]
+    letters: list[DeadLetter]
+    ends: dict[tuple[str, int], int]  # (topic, partition): the offset after its last message
+
+
+@dataclass
+class LoopStats:
+    """What a consume loop has done since it started."""
+
+    batches: int = 0
+    applied: int = 0
+    refused: int = 0
+    skipped: int = 0
+    dead_lettered: int = 0
+
+    def add(self, result: BatchResult, dead_lettered: int) -> None:
+        self.batches += 1
+        self.applied += result.applied
+        self.refused += result.refused
+        self.skipped += result.skipped
+        self.dead_lettered += dead_lettered
+
+    def __str__(self) -> str:
+        return (
+            f"{self.applied} applied, {self.refused} refused, {self.skipped} duplicate(s) skipped, "
+            f"{self.dead_lettered} dead-lettered"
+        )
+
+
 class BatchHandler(Protocol[T]):
-    """One topic's handler, as the consume loop drives it.
-
-    A handler may also define ``prepare(records)``, ``ready(records, prepared)`` and
-    ``apply(records, prepared)``: the pipelined loop then calls ``prepare`` on its own
-    thread, in batch order, while the batch before is applied; ``ready`` once that batch is
-    done, just before this one goes to the applier (to redo what it assumed, if that moved);
-    and ``apply`` with what they gave. After a failure the loop may apply records alone,
-    without ``prepared``. (The catalog's forecast: catalog/forecast.py.)
-
-    A pipelined handler may also define ``submit(records, prepared)``, to have a batch
-    written outside the loop's process, and ``open()`` and ``close()``, which the loop calls
-    when it starts and when it stops (to start the writer before the first batch, not
-    during a backlog's first seconds). ``submit`` returns None (the loop
-    applies the batch as usual) or a callable that waits for the batch and returns whether
-    it was written. The loop may submit a batch before the one before it is done: the
-    handler then writes them in order, and writes none queued behind one that was not
-    written. A batch not written is applied by ``apply``, in order. What a written batch
-    did is ``written(records, prepared)``. (The catalog's writer: catalog/stock_writer.py.)
-    """
+    """One topic's handler, as the consume loop (``kafka_bridge.consumer``) drives it."""
 
     # Exceptions that mean "try the same batch again later" (database down, lock timeout).
     transient_errors: tuple[type[BaseException], ...]

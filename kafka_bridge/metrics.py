@@ -62,6 +62,17 @@ def observe_batch(topic: str, *, seconds: float, timestamps_ms: list[int | None]
             CONSUMED.labels(topic, outcome).inc(n)
 
 
+def observe_applied(topic: str, records: list, started: float, result) -> None:
+    """A topic's share of a batch (``Record``s), applied since ``started`` (monotonic), and
+    its ``BatchResult``."""
+    observe_batch(
+        topic,
+        seconds=time.monotonic() - started,
+        timestamps_ms=[r.timestamp_ms for r in records],
+        counts={"applied": result.applied, "refused": result.refused, "skipped": result.skipped},
+    )
+
+
 # -- in the web process, read when scraped --------------------------------------------
 
 

@@ -25,6 +25,8 @@ class ConsumerSpec:
     name: str  # the management command that runs it, e.g. "runconsumer"
     group_id: Callable[[], str]
     handlers: Callable[[], dict[str, BatchHandler]]  # topic → its handler
+    # The fast layer's handlers (``--fast``), if the app has one; run pipelined in one process.
+    fast_handlers: Callable[[], dict[str, BatchHandler]] | None = None
     # Where a group with no committed offset starts (the tutorial's AUTO_OFFSET_RESET_CONFIG).
     offset_reset: str = "earliest"
 

@@ -8,9 +8,9 @@ hand, commit, exit 0), with its heartbeat and, if asked, its metrics.
 
 from __future__ import annotations
 
-import gc
+import logging
 import signal
-from argparse import ArgumentParser
+from argparse import ArgumentParser, BooleanOptionalAction
 from typing import Any
 
 import prometheus_client
@@ -22,15 +22,7 @@ from kafka_bridge.heartbeat import Heartbeat
 from kafka_bridge.producer import shutdown_publisher
 from kafka_bridge.registry import consumer_registered
 
-# The collector's first generation is collected every 700 new container objects by
-# default. A batch of 5,000 events makes ~40,000 (messages, records, events, decisions,
-# results), most alive until the batch is done: dozens of collections per batch, each
-# promoting the batch's objects a generation, until a full collection walks them all.
-# Once the process is set up, what it holds (Django, the models, the clients) is frozen
-# out of the collector's sight, and the first generation waits for 50,000 objects:
-# 1.7 µs less per event in the consumer (docs/BENCHMARKS.md, "Tenth pass"). Our objects
-# form no reference cycles; refcounting frees them when the batch is done either way.
-GC_FIRST_GENERATION = 50_000
+logger = logging.getLogger(__name__)
 
 
 def add_consumer_arguments(parser: ArgumentParser, *, consumer: str) -> None:
@@ -56,20 +48,39 @@ def add_consumer_arguments(parser: ArgumentParser, *, consumer: str) -> None:
         metavar="SECONDS",
         help="exit (status 0) after this many seconds without a message; for scripts and tests",
     )
+    parser.add_argument(
+        "--fast",
+        action=BooleanOptionalAction,
+        default=settings.CONSUMER_FAST,
+        help="run the opt-in fast layer (set-based SQL on PostgreSQL, pipelined in one process) instead of "
+        "the default path; same effect, proven equal by the tests (default: CONSUMER_FAST, %(default)s)",
+    )
 
 
 def run_consumer(
-    *, name: str, options: dict[str, Any], topic: str | None = None, offset_reset: str | None = None
+    *,
+    name: str,
+    options: dict[str, Any],
+    topic: str | None = None,
+    offset_reset: str | None = None,
 ) -> None:
     """Run one member of ``options["group_id"]`` of the consumer registered as ``name``, in
     this process, until stopped or idle. ``topic``: a one-topic consumer's topic, instead
-    of its default (``runconsumer --topic``)."""
+    of its default (``runconsumer --topic``). ``options["fast"]``: the app's fast handlers, in
+    ``kafka_bridge.pipeline``'s loop unless ``CONSUMER_PIPELINE`` is false."""
     spec = consumer_registered(name)
-    handlers = spec.handlers()
+    fast = bool(options.get("fast")) and spec.fast_handlers is not None
+    handlers = spec.fast_handlers() if fast and spec.fast_handlers is not None else spec.handlers()
     if topic is not None:
         (handler,) = handlers.values()
         handlers = {topic: handler}
-    loop = BatchConsumer(
+    loop_class = BatchConsumer
+    if fast:
+        from kafka_bridge.pipeline import PipelinedConsumer
+
+        loop_class = PipelinedConsumer if settings.CONSUMER_PIPELINE is not False else BatchConsumer
+    logger.info("running %s on the %s path", name, "fast" if fast else "default")
+    loop = loop_class(
         handlers=handlers,
         group_id=options["group_id"],
         offset_reset=offset_reset or spec.offset_reset,
@@ -82,8 +93,6 @@ def run_consumer(
         prometheus_client.start_http_server(options["metrics_port"])
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: loop.stop())
-    gc.freeze()
-    gc.set_threshold(GC_FIRST_GENERATION, *gc.get_threshold()[1:])
     try:
         loop.run()
     finally:

@@ -24,19 +24,30 @@ from orders.idempotency import (
 )
 from orders.selectors import order_list, order_wait_final
 from orders.serializers import OrderCreateSerializer, OrderCreateWithUserSerializer, OrderSerializer
-from orders.services import OrderConflict, OrderRefused, order_cancel, order_create
+from orders.services import OrderConflict, OrderRefused, ReplicaLoading, order_cancel, order_create
+
+
+def _order_create():
+    """The service that places an order: ``order_create``, or with ``CONSUMER_FAST`` the
+    fast layer's one-statement version (orders/fast/), which has the same effect."""
+    if settings.CONSUMER_FAST:
+        from orders.fast.services import order_create_fast
+
+        return order_create_fast
+    return order_create
 
 
 def _create(request, data: dict, user_id: str) -> Response:
     """Place the order; with an ``Idempotency-Key`` header, at most once per key."""
+    create = _order_create()
 
     def place():
         try:
-            order = order_create(
-                user_id=user_id, product_id=data["productId"], qty=data["qty"], unit_price=data["unitPrice"]
-            )
+            order = create(user_id=user_id, product_id=data["productId"], qty=data["qty"], unit_price=data["unitPrice"])
         except OrderRefused as exc:
             raise serializers.ValidationError(exc.errors) from None
+        except ReplicaLoading as exc:
+            raise StillLoading(str(exc), retry_after=exc.retry_after_seconds) from None
         return order, OrderSerializer(order).data
 
     raw_key = request.headers.get("Idempotency-Key")
@@ -57,6 +68,17 @@ def _create(request, data: dict, user_id: str) -> Response:
         raise Conflict("A request with this Idempotency-Key is still being processed; retry shortly.") from None
     headers = {"Idempotent-Replayed": "true"} if placed.replayed else {}
     return Response(placed.body, status=status.HTTP_201_CREATED, headers=headers)
+
+
+class StillLoading(exceptions.APIException):
+    """503 with ``Retry-After``: the service has just started and cannot answer yet."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "still_loading"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.wait = retry_after  # DRF's exception handler sends it as Retry-After
 
 
 class Conflict(exceptions.APIException):

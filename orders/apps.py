@@ -24,7 +24,16 @@ class OrdersConfig(AppConfig):
                     settings.ORDER_RESULTS_TOPIC: OrderResultsHandler(),
                     settings.PRODUCTS_TOPIC: ProductSnapshotsHandler(),
                 },
+                fast_handlers=fast_handlers,
                 offset_reset="earliest",
             )
         )
         collector_register(OrdersCollector())
+
+
+def fast_handlers() -> dict:
+    """``runorderconsumer --fast``: the fast layer's results handler (orders/fast/)."""
+    from orders.consumers import ProductSnapshotsHandler
+    from orders.fast.consumers import FastOrderResultsHandler
+
+    return {settings.ORDER_RESULTS_TOPIC: FastOrderResultsHandler(), settings.PRODUCTS_TOPIC: ProductSnapshotsHandler()}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kafka_bridge.consumer import DatabaseBatchHandler
 from kafka_bridge.events import OrderResult, ProductSnapshot
+from kafka_bridge.handlers import DatabaseBatchHandler
 from kafka_bridge.messages import BatchResult, Record
 from orders.services import order_apply_results, replica_apply_snapshots
 

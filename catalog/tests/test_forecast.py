@@ -1,11 +1,13 @@
-"""The pipelined consumer's forecast: batches decided ahead of their locks, written only
+"""The fast layer's forecast: batches decided ahead of their locks, written only
 when what is read under the locks is what they assumed."""
 
 import pytest
 from django.db.models import Count
 
-from catalog import stock_sql
-from catalog.forecast import PAUSE_AFTER_MISS, StockForecaster
+from catalog.fast import stock_sql
+from catalog.fast.forecast import PAUSE_AFTER_MISS, StockForecaster
+from catalog.fast.services import stock_apply_order_events_fast as stock_apply_order_events
+from catalog.fast.stock_sql import ledger_ahead, read_lines
 from catalog.models import Product, StockMovement
 from catalog.reservations import (
     APPLIED,
@@ -16,8 +18,6 @@ from catalog.reservations import (
     ProductState,
     reserve_or_reject,
 )
-from catalog.services import stock_apply_order_events
-from catalog.stock_sql import ledger_ahead, read_lines
 from kafka_bridge.events import ORDER_CANCELLED
 from testsupport.factories import order_records as batch
 
@@ -100,6 +100,7 @@ def test_batches_with_a_cancellation_and_batches_after_a_lone_record_are_not_for
 # -- in the database: what is written --------------------------------------------------------
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(databases=["default", "catalog"], transaction=True)
 @pytest.mark.parametrize("arrays_up_to", [0, 10**9], ids=["copy", "arrays"])
 def test_a_forecast_that_holds_is_written_as_made_and_one_that_does_not_is_decided_again(
@@ -120,7 +121,7 @@ def test_a_forecast_that_holds_is_written_as_made_and_one_that_does_not_is_decid
     forecast.ledger, forecast.read = ledger_ahead(forecast.decisions), read_lines(second)  # as the handler does
     assert (forecast.ledger is None) == (forecast.read is None) == (arrays_up_to > 0)
     held = stock_apply_order_events(records=second, forecast=forecast)
-    assert held.forecast_held and held.results == forecast.decisions.results
+    assert held.forecast_held and held.decided.results == forecast.decisions.results
     rows = list(StockMovement.objects.order_by("id").values_list("order_id", "outcome", "stock_after", "applied_at"))
     assert [r[:3] for r in rows] == [("c", "applied", 40), ("d", "applied", 100)]
     assert all(r[3] is not None for r in rows)  # the placeholder was filled in
@@ -133,11 +134,12 @@ def test_a_forecast_that_holds_is_written_as_made_and_one_that_does_not_is_decid
     Product.objects.filter(product_id="CATALOG-001").update(stock=55)
     decided = stock_apply_order_events(records=third, forecast=forecast)
     assert not decided.forecast_held
-    assert [(r.order_id, r.status) for r in decided.results] == [("e", "CONFIRMED")]
+    assert [(r.order_id, r.status) for r in decided.decided.results] == [("e", "CONFIRMED")]
     assert Product.objects.get(product_id="CATALOG-001").stock == 5
     assert not StockMovement.objects.values("order_id").annotate(n=Count("id")).filter(n__gt=1).exists()
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(databases=["default", "catalog"], transaction=True)
 @pytest.mark.parametrize("arrays_up_to", [0, 10**9], ids=["copy", "arrays"])
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
-"""stock_apply_order_events on PostgreSQL, with every writer: set-based SQL taking the
-batch as arrays (small batches) or through COPY (large ones), and the ORM (SQLite's)."""
+"""stock_apply_order_events on PostgreSQL, with every writer: the default path's ORM, and
+the fast layer's set-based SQL taking the batch as arrays (small batches) or through
+COPY (large ones)."""
 
 import threading
 
@@ -9,27 +10,43 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
-from catalog import services, stock_sql
+from catalog import services
 from catalog.consumers import OrderEventsHandler
+from catalog.fast import stock_sql
+from catalog.fast.consumers import FastOrderEventsHandler
+from catalog.fast.services import stock_apply_order_events_fast
 from catalog.models import OutboxEvent, Product, StockMovement
-from catalog.services import stock_apply_order_events
 from kafka_bridge.events import ORDER_CANCELLED
 from testsupport.factories import order_records
 
 pytestmark = pytest.mark.django_db(databases=["default", "catalog"], transaction=True)
 
 
+WRITER = {"name": "orm"}  # the default path, unless a test picks another
+
+
 def use_writer(name, monkeypatch):
-    if name == "copy":  # every batch through COPY, however small
+    if name == "copy":  # the fast layer, every batch through COPY, however small
         monkeypatch.setattr(stock_sql, "ARRAYS_UP_TO", 0)
-    elif name == "arrays":  # every batch as arrays, however large
+    elif name == "arrays":  # the fast layer, every batch as arrays, however large
         monkeypatch.setattr(stock_sql, "ARRAYS_UP_TO", 10**9)
-    elif name == "orm":
-        monkeypatch.setattr(services, "stock_read_batch_sql", services.stock_read_batch_orm)
-        monkeypatch.setattr(services, "stock_write_decisions_sql", services.stock_write_decisions_orm)
+    monkeypatch.setitem(WRITER, "name", name)
 
 
-@pytest.fixture(params=["arrays", "copy", "orm"])
+def stock_apply_order_events(*, records):
+    """The writer in use: ``orm`` is the default path's service, the others the fast layer's."""
+    if WRITER["name"] == "orm":
+        return services.stock_apply_order_events(records=records)
+    return stock_apply_order_events_fast(records=records).decided
+
+
+def make_handler():
+    return OrderEventsHandler() if WRITER["name"] == "orm" else FastOrderEventsHandler()
+
+
+@pytest.fixture(
+    params=[pytest.param("arrays", marks=pytest.mark.postgres), pytest.param("copy", marks=pytest.mark.postgres), "orm"]
+)
 def writer(request, monkeypatch):
     use_writer(request.param, monkeypatch)
     return request.param
@@ -124,6 +141,7 @@ def test_cancellation_restores_stock_exactly_once(writer, products):
     ]
 
 
+@pytest.mark.postgres
 def test_every_writer_agrees_on_a_mixed_batch(products, monkeypatch):
     batch = [
         ("o1", "CATALOG-001", 5),
@@ -159,6 +177,7 @@ def test_every_writer_agrees_on_a_mixed_batch(products, monkeypatch):
     assert outcomes["orm"] == outcomes["arrays"]
 
 
+@pytest.mark.postgres
 def test_every_writer_sees_what_earlier_batches_decided(products, monkeypatch, caplog):
     # A large batch reads only the ledger's cancellations and leaves redelivered orders to
     # the ledger's unique index: their COPY fails and the batch is decided again with the
@@ -175,7 +194,7 @@ def test_every_writer_sees_what_earlier_batches_decided(products, monkeypatch, c
     outcomes, redone, initial = {}, {}, stocks()
     for name in ("arrays", "copy", "orm"):
         caplog.clear()
-        with monkeypatch.context() as patch, caplog.at_level("INFO", logger="catalog.services"):
+        with monkeypatch.context() as patch, caplog.at_level("INFO", logger="catalog.fast.services"):
             use_writer(name, patch)
             outcomes[name] = run()
         redone[name] = sum("deciding them again" in r.getMessage() for r in caplog.records)
@@ -193,6 +212,7 @@ def test_every_writer_sees_what_earlier_batches_decided(products, monkeypatch, c
     assert redone == {"arrays": 0, "copy": 1, "orm": 0}  # only the COPY path assumes a batch is new
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("plain", [True, False], ids=["plain", "with-escapes"])
 def test_copy_stores_identifiers_and_times_as_sent(products, monkeypatch, plain):
     # A large batch is COPY'd as one string when no identifier holds a character COPY's
@@ -209,6 +229,7 @@ def test_copy_stores_identifiers_and_times_as_sent(products, monkeypatch, plain)
     assert all(before <= r[3] <= timezone.now() for r in rows)
 
 
+@pytest.mark.postgres
 def test_concurrent_orders_for_the_last_units_never_oversell(products):
     # Four consumers, one order each per call, all for CATALOG-001's last 100 units.
     errors = []
@@ -233,6 +254,7 @@ def test_concurrent_orders_for_the_last_units_never_oversell(products):
     assert StockMovement.objects.filter(outcome="rejected", reason="INSUFFICIENT_STOCK").count() == 60
 
 
+@pytest.mark.postgres
 def test_concurrent_batches_on_shared_products_neither_deadlock_nor_lose_updates(products):
     # Two consumers, the same products in opposite orders: the locks are taken by productId.
     errors = []
@@ -276,10 +298,11 @@ def test_saving_a_product_republishes_it_only_when_the_replica_would_change(prod
     assert (payload["productId"], payload["unitPrice"], payload["active"]) == ("CATALOG-001", 1200, True)
 
 
+@pytest.mark.postgres
 def test_a_lost_database_connection_is_a_transient_error(products, writer):
     # The consumer retries a batch on OperationalError and splits it (then dead-letters)
     # on anything else: a database restart must be the former, whichever writer is in use.
-    handler = OrderEventsHandler()
+    handler = make_handler()
     handler.apply(records(("o1", "CATALOG-001", 1)))
     backend = connections["catalog"].connection.info.backend_pid
     other = connections.create_connection("catalog")

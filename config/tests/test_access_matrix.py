@@ -181,6 +181,7 @@ def test_every_route_has_a_rule():
     assert not missing, f"routes without an access rule in {__name__}: {missing}"
 
 
+@pytest.mark.integration  # /readyz asks the broker
 def test_every_route_answers_each_kind_of_user_as_the_rules_say(world):
     clients = {actor: client_for(actor) for actor in ACTORS}
     # What each kind of user must never see: another user's order.

@@ -146,6 +146,7 @@ def _place_for(user_id):
     return place
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(databases=["default", "catalog"], transaction=True)
 def test_a_second_request_while_the_first_is_in_flight_is_409_then_the_replay():
     staff = api_client()
@@ -189,6 +190,7 @@ def test_a_second_request_while_the_first_is_in_flight_is_409_then_the_replay():
     assert Order.objects.count() == 1
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(databases=["default", "catalog"], transaction=True)
 def test_concurrent_duplicates_place_one_order():
     api_client()  # the staff user, committed for the threads
@@ -229,6 +231,7 @@ def test_clear_command_refuses_a_bad_interval():
         call_command("clearidempotencykeys", "--every", "-1")
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(databases=["default", "catalog"])
 def test_clear_command_repeats_until_sigterm_and_exits_0():
     import signal

@@ -71,12 +71,12 @@ class Command(BaseCommand):
         """Start N single-process members of the group; pass signals on; exit with the worst status."""
         member = [sys.executable, sys.argv[0], "runconsumer", "--topic", options["topic"]]
         member += ["--group-id", options["group_id"], "--offset-reset", options["offset_reset"]]
-        member += ["--batch-size", str(options["batch_size"])]
+        member += ["--batch-size", str(options["batch_size"]), "--fast" if options["fast"] else "--no-fast"]
         if options["exit_when_idle"]:
             member += ["--exit-when-idle", str(options["exit_when_idle"])]
         port = options["metrics_port"]  # member i serves its metrics on port + i
         env = dict(os.environ)
-        if settings.CONSUMER_PIPELINE is None:  # auto: the members share the cores already
+        if settings.CONSUMER_PIPELINE is None:  # auto: the members share the two cores already
             env["CONSUMER_PIPELINE"] = "false"
         members = [
             subprocess.Popen(member + (["--metrics-port", str(port + i)] if port else []), env=env)

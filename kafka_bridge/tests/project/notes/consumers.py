@@ -3,8 +3,8 @@ import json
 from django.db import transaction
 from prometheus_client.core import GaugeMetricFamily
 
-from kafka_bridge.consumer import DatabaseBatchHandler
 from kafka_bridge.events import InvalidEvent
+from kafka_bridge.handlers import DatabaseBatchHandler
 from kafka_bridge.messages import BatchResult, Record
 from kafka_bridge.tests.project.notes.models import NoteRead
 

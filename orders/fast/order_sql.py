@@ -1,24 +1,20 @@
-"""The order service's hot paths on PostgreSQL: placing an order (the API's), and moving
-orders to the catalog's answers (``runorderconsumer``'s).
+"""The order service's SQL on the fast layer: placing an order (the API's), and moving
+orders to the catalog's answers (``runorderconsumer``'s). ``orders.fast.services`` uses
+these; ``orders.services`` does the same through the ORM.
 
-``orders.services`` uses these on PostgreSQL and the ORM elsewhere (SQLite); both have the
-same effect, and the tests run both.
-
-``order_place_sql``: one statement checks the product against the replica of the catalog, inserts the order
-and inserts its outbox row, or does nothing. A single statement is atomic by itself, so
-there is no BEGIN and no COMMIT to send: the ORM's way took five round trips (the
-replica's ``SELECT``, ``BEGIN``, two ``INSERT``s, ``COMMIT``), this takes one — what the
-bare create-with-INSERT endpoint of ``bench.http`` pays (docs/BENCHMARKS.md, "Ninth pass").
+``order_place_sql``: one statement checks the product against the replica of the
+catalog, inserts the order and inserts its outbox row, or does nothing. A single
+statement is atomic by itself, so there is no BEGIN and no COMMIT to send: the ORM's way
+takes five round trips (the replica's ``SELECT``, ``BEGIN``, two ``INSERT``s, ``COMMIT``),
+this takes one, what the bare create-with-INSERT endpoint of ``bench.http`` pays.
 
 Everything the rows hold is known before the statement runs: the orderId is a UUID made
 here, the event's JSON is built from the order's fields, the times are taken here as
 Django's ``auto_now_add`` would.
 
 ``order_statuses_lock_sql`` and ``order_statuses_write_sql``: the batch's orders locked and
-read as (orderId, status) pairs, then changed by one ``UPDATE`` from arrays; the ORM built a
-model instance per order and ``bulk_update`` a ``CASE`` per column, which cost the order
-consumer more CPU per order than the catalog's whole decision (docs/BENCHMARKS.md, "Ninth
-pass").
+read as (orderId, status) pairs, then changed by one ``UPDATE`` from arrays, where the ORM
+updates them one by one.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""The consumer's hot path on PostgreSQL: set-based SQL, a few round trips per batch.
+"""The fast layer's catalog writes on PostgreSQL: set-based SQL, a few round trips per batch.
 
-``catalog.services.stock_apply_order_events`` uses this on PostgreSQL and the ORM
-elsewhere (SQLite); both have the same effect, and the tests run both.
+``catalog.fast.services`` uses this; the default path (``catalog.services``) does the
+same through the ORM. A property test (catalog/tests/test_fast_equals_simple.py) holds
+both to the same ledger, stock and replies.
 
 * ``stock_read_batch_sql``: lock the batch's products in productId order (so consumers
   sharing products queue instead of deadlocking) and read their stock; then read what
@@ -24,18 +25,14 @@ The batch reaches PostgreSQL in one of two ways:
   Python, which costs more), the read's statements pipelined; its ledger rows straight
   into the ledger by ``COPY``, the fastest way in for thousands of rows, then one
   ``UPDATE`` of the stock. Straight in, not through a temporary table and an
-  ``INSERT … SELECT``: PostgreSQL wrote each row twice that way (docs/BENCHMARKS.md,
-  "Ninth pass"). A batch with an identifier that holds a tab, a line break or a
-  backslash (allowed, never seen) goes the careful way: its pairs COPY'd into a
-  temporary table for the read, its ledger rows escaped one by one by psycopg.
-
-docs/BENCHMARKS.md has the measurements behind ``ARRAYS_UP_TO``.
+  ``INSERT … SELECT``: PostgreSQL would write each row twice that way. A batch with an
+  identifier that holds a tab, a line break or a backslash (allowed, never seen) is read
+  as arrays, and its ledger rows are escaped one by one by psycopg.
 """
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -51,10 +48,6 @@ from kafka_bridge.messages import Record
 # Batches up to this many events go as arrays, larger ones through COPY.
 ARRAYS_UP_TO = 200
 
-STAGING = """
-CREATE TEMPORARY TABLE IF NOT EXISTS stock_batch (order_id text, product_id text) ON COMMIT DELETE ROWS
-"""
-
 # A batch is a few thousand rows probing a ledger of millions by its unique index: index
 # lookups, always. Left alone, the planner may hash-join the whole ledger when its
 # statistics are stale (they are, right after a burst), which grows with the ledger.
@@ -69,7 +62,7 @@ FOR UPDATE
 
 # "= ANY(ARRAY(…))", not "IN (…)": one scan of the ledger's index for the whole batch,
 # where IN made a nested loop that started an index scan per orderId, twice the time
-# (docs/BENCHMARKS.md, "Tenth pass").
+# (bench.ledger_probe measures both).
 DECIDED = """
 SELECT m.order_id, m.kind, m.product_id, m.delta, m.outcome, m.reason FROM catalog_stockmovement m
 WHERE m.order_id = ANY(ARRAY({orders}))
@@ -83,7 +76,7 @@ WHERE m.order_id = ANY(ARRAY({orders}))
 # the orders of the batch's cancellations. An order already decided (a redelivery) is
 # left to the unique index: its COPY fails, the transaction rolls back, and the batch is
 # decided again with ``DECIDED`` (catalog.services). The read costs a fifth of the whole
-# probe of 5,000 orderIds (docs/BENCHMARKS.md, "Eleventh pass").
+# probe of 5,000 orderIds (bench.ledger_probe).
 DECIDED_CANCELLATIONS = f"""
 SELECT m.order_id, m.kind, m.product_id, m.delta, m.outcome, m.reason FROM catalog_stockmovement m
 WHERE m.kind = '{CANCEL}' AND m.order_id = ANY(ARRAY({{orders}}))
@@ -142,13 +135,6 @@ FROM_LINES = {
     "products": "SELECT unnest(string_to_array(%s, E'\\n'))",
     "orders": "SELECT unnest(string_to_array(%s, E'\\n'))",
 }
-# ... or COPY'd into the temporary table.
-FROM_STAGING = {
-    "products": "SELECT product_id FROM stock_batch",
-    "orders": "SELECT order_id FROM stock_batch",
-}
-
-_staged: weakref.WeakSet[Any] = weakref.WeakSet()  # connections that have the staging table
 
 
 class ReadLines(NamedTuple):
@@ -162,7 +148,7 @@ class ReadLines(NamedTuple):
 def read_lines(records: list[Record[OrderEvent]]) -> ReadLines | None:
     """The read's parameters for a large batch, built ahead (the pipelined consumer builds
     them on its loop's thread); None for a small batch, or one whose identifiers hold a
-    line break, a tab or a backslash (it takes the careful way)."""
+    line break, a tab or a backslash (it is read as arrays)."""
     if len(records) <= ARRAYS_UP_TO:
         return None
     pairs = [(r.event.order_id, r.event.product_id) for r in records]
@@ -183,7 +169,8 @@ def stock_read_batch_sql(
     only ``DECIDED_CANCELLATIONS`` and leaves redeliveries to the ledger's unique index;
     its write then raises an ``IntegrityError`` that ``is_ledger_duplicate``. ``lines``:
     ``read_lines(records)``, if built already."""
-    if len(records) <= ARRAYS_UP_TO:
+    lines = lines or read_lines(records)
+    if lines is None:  # a small batch, or one whose identifiers need escaping: as arrays
         with _raw(using) as raw, Cursor(raw) as plan, Cursor(raw) as lock, Cursor(raw) as ledger:
             with raw.pipeline():  # the three statements (and BEGIN) in one round trip
                 plan.execute(PLAN, binary=True)
@@ -193,57 +180,18 @@ def stock_read_batch_sql(
                 ledger.execute(DECIDED.format(**FROM_ARRAYS), [list({r.event.order_id for r in records})], binary=True)
             return _read_results(lock, ledger)
 
-    lines = lines or read_lines(records)
-    if lines is not None:
-        with _raw(using) as raw, Cursor(raw) as plan, Cursor(raw) as lock, Cursor(raw) as ledger:
-            with raw.pipeline():
-                plan.execute(PLAN)
-                lock.execute(LOCK_PRODUCTS.format(**FROM_LINES), [lines.products])
-                if assume_new:
-                    each = FROM_LINES["orders"]
-                    ledger.execute(
-                        DECIDED_CANCELLATIONS.format(orders=each, cancelled=each), [lines.orders, lines.cancelled]
-                    )
-                else:
-                    ledger.execute(DECIDED.format(**FROM_LINES), [lines.orders])
-            return _read_results(lock, ledger)
-
-    pairs = [(r.event.order_id, r.event.product_id) for r in records]
-
-    def read(cursor):
-        with cursor.copy("COPY stock_batch (order_id, product_id) FROM STDIN") as copy:
-            for pair in pairs:
-                copy.write_row(pair)
-        cursor.execute(PLAN)
-        cursor.execute(LOCK_PRODUCTS.format(**FROM_STAGING))
-        with cursor.connection.cursor() as ledger:
-            ledger.execute(DECIDED.format(**FROM_STAGING))
-            return _read_results(cursor, ledger)
-
-    return _with_staging(using, read)
-
-
-def stock_write_forecast_sql(
-    *, lines: ReadLines, products: dict[str, tuple[int, bool]], ledger: str, stock: dict[str, int], using: str
-) -> bool:
-    """A forecast batch as the stock writer process gets it (``catalog.stock_writer``):
-    strings and numbers, no records. Inside the caller's transaction: lock and read as a
-    large batch assumed new does, and write the ledger text and the stock if what was
-    read is what the forecast assumed (``products``: (stock, active) by productId).
-    False, having written nothing, if it is not. A redelivered order raises, as its COPY
-    fails on the ledger's unique index (``is_ledger_duplicate``)."""
-    with _raw(using) as raw, Cursor(raw) as plan, Cursor(raw) as lock, Cursor(raw) as decided:
+    with _raw(using) as raw, Cursor(raw) as plan, Cursor(raw) as lock, Cursor(raw) as ledger:
         with raw.pipeline():
             plan.execute(PLAN)
             lock.execute(LOCK_PRODUCTS.format(**FROM_LINES), [lines.products])
-            each = FROM_LINES["orders"]
-            decided.execute(DECIDED_CANCELLATIONS.format(orders=each, cancelled=each), [lines.orders, lines.cancelled])
-        # Forecast.holds, on tuples: nothing decided on the batch's orders, the products as assumed.
-        if decided.fetchall() or {pid: (stock, active) for pid, stock, active in lock.fetchall()} != products:
-            return False
-        with raw.cursor() as cursor:
-            _write_large(cursor, ledger, stock)
-    return True
+            if assume_new:
+                each = FROM_LINES["orders"]
+                ledger.execute(
+                    DECIDED_CANCELLATIONS.format(orders=each, cancelled=each), [lines.orders, lines.cancelled]
+                )
+            else:
+                ledger.execute(DECIDED.format(**FROM_LINES), [lines.orders])
+        return _read_results(lock, ledger)
 
 
 def is_ledger_duplicate(exc: BaseException) -> bool:
@@ -382,17 +330,3 @@ def _raw(using: str) -> Iterator[Any]:
     with connection.wrap_database_errors:
         connection.ensure_connection()
         yield connection.connection
-
-
-def _with_staging(using: str, work: Callable):
-    with _raw(using) as raw:
-        try:
-            with raw.cursor() as cursor:
-                if raw not in _staged:
-                    cursor.execute(STAGING)
-                    _staged.add(raw)
-                return work(cursor)
-        except BaseException:
-            # A rolled-back transaction takes just-created staging tables with it.
-            _staged.discard(raw)
-            raise

@@ -93,8 +93,7 @@ class OutboxEvent(OutboxEventBase):
 
     class Meta:
         # Only the relay's index: nothing looks the catalog's events up by subject_id, and
-        # each index here is paid by every row written and marked sent (what dropping the
-        # two on subject_id saved: docs/BENCHMARKS.md, "Fourth pass").
+        # each index here is paid by every row written and marked sent.
         indexes = [
             models.Index(fields=["id"], condition=models.Q(sent_at__isnull=True), name="catalog_outbox_unsent_idx"),
         ]

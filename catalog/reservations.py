@@ -48,8 +48,7 @@ class ProductState:
 
 
 # Decided and Movement are NamedTuples, not frozen dataclasses: as immutable, and made
-# once per event, where a frozen dataclass's __init__ costs twice as much
-# (docs/BENCHMARKS.md, "Eighth pass").
+# once per event, where a frozen dataclass's __init__ costs twice as much.
 class Decided(NamedTuple):
     """What the ledger already says about one (orderId, kind)."""
 
@@ -109,8 +108,8 @@ def reserve_or_reject(
 ) -> Decisions:
     """Decide a batch in order. ``products``: the batch's products (locked by the caller);
     ``decided``: the ledger's rows for the batch's orderIds. Neither is modified."""
-    # Run once per event on the consumer's loop thread (the forecast): lookups are bound to
-    # locals and each result is built positionally (docs/BENCHMARKS.md, "Thirteenth pass").
+    # Run once per event, on the busiest path of the consumer: lookups are bound to locals
+    # and each result is built positionally.
     out = Decisions()
     movements, results, changed = out.movements, out.results, out.stock
     stock = {pid: p.stock for pid, p in products.items()}

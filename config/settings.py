@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.DatabaseUnavailableMiddleware",  # a database down: 503, not 500
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -108,7 +109,7 @@ def database(url_env: str, sqlite_name: str) -> dict:
         if PG_PREPARED_STATEMENTS and db["ENGINE"] == "django.db.backends.postgresql":
             # Parameters bound by the server, and a statement run twice on a connection
             # kept prepared there: PostgreSQL parses and plans it once, not per request,
-            # which halved its CPU per order (docs/BENCHMARKS.md, "Sixth pass").
+            # which halves its CPU per order.
             # Django leaves both off for poolers in transaction mode (PgBouncer before
             # 1.21, or without max_prepared_statements): PG_PREPARED_STATEMENTS=false there.
             db["OPTIONS"] = {**db.get("OPTIONS", {}), "server_side_binding": True, "prepare_threshold": 2}
@@ -258,13 +259,13 @@ if KAFKA_GROUP_PROTOCOL not in ("consumer", "classic"):
 # The web process's producer: 0 sends each event at once.
 # A web worker produces one event per request, so lingering never filled a batch at the
 # rates one worker serves; it only added its wait, and more (queued requests) under load
-# (order-to-stock latency with 0 and 1: docs/BENCHMARKS.md, "Third pass"). Messages still
+# (bench.latency shows it). Messages still
 # go together whenever they queue up while a request is in flight.
 KAFKA_PUBLISHER_LINGER_MS = int(os.environ.get("KAFKA_PUBLISHER_LINGER_MS", "0"))
 
 # Consumer batching: up to this many events per database transaction (one database
 # commit each: bigger batches mean fewer fsyncs, up to where PostgreSQL's throughput
-# levels off: docs/BENCHMARKS.md, "Consumer apply throughput"). The wait is how long to wait for a batch
+# levels off). The wait is how long to wait for a batch
 # to fill once one event is in hand: 0 takes what has already arrived, so a lone event is
 # applied at once and batches fill by themselves under load (librdkafka prefetches).
 CONSUMER_BATCH_SIZE = int(os.environ.get("CONSUMER_BATCH_SIZE", "2000"))
@@ -284,8 +285,8 @@ CONSUMER_PIPELINE = (
 )
 # Consumers commit their offsets to Kafka at most this often (and whenever they go quiet,
 # lose partitions or stop), not after every batch: under light load a batch is a single
-# event, and a commit per batch cost the broker one more request per order
-# (docs/BENCHMARKS.md, "Fourth pass"). After a crash, what was applied since the last
+# event, and a commit per batch costs the broker one more request per order.
+# After a crash, what was applied since the last
 # commit is redelivered and skipped by the ledger: the interval bounds that replay.
 CONSUMER_COMMIT_INTERVAL_SECONDS = float(os.environ.get("CONSUMER_COMMIT_INTERVAL_SECONDS", "1"))
 # Consumers touch a file here on every turn of their loop (`runconsumer --check` reads it).

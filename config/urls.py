@@ -11,13 +11,15 @@ from kafka_bridge.metrics import metrics_view
 from orders.apis import OrderViewSet, UserOrdersApi
 from sync import readiness
 from sync.apis import OrderJourneyApi
-from sync.views import live_data, live_page, sync_page
+from sync.views import home, labs, live_data, live_page, sync_page
 
 router = DefaultRouter()
 router.register("orders", OrderViewSet, basename="order")
 router.register("catalog/products", ProductViewSet, basename="product")
 
 urlpatterns = [
+    path("", home, name="home"),  # what is running, and where to go
+    path("labs/", labs, name="labs"),
     # The Spring Cloud course's routes, kept as they were.
     path("order-service/<str:user_id>/orders", UserOrdersApi.as_view(), name="user-orders"),
     path("catalog-service/catalogs", CatalogListApi.as_view(), name="catalogs"),

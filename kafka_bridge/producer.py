@@ -12,10 +12,9 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from itertools import groupby
 from typing import Any, cast
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError, Message, Producer
 from django.conf import settings
 
 from kafka_bridge.config import producer_config
@@ -193,16 +192,9 @@ class ConfirmedPublisher:
 
     # It waits for what it sends (send() flushes, and a flush sends at once whatever
     # the linger), so lingering never delays a message here; it only lets a batch's
-    # thousands of results be queued without waking the sender for each (measured:
-    # docs/BENCHMARKS.md, "Fifth pass").
+    # thousands of results be queued without waking the sender for each.
     LINGER_MS = 20
-    # A batch's replies go to librdkafka by produce_batch, a list per call: ~0.8-1.2 µs a
-    # message against ~1.3-2 for one produce() call each (docs/BENCHMARKS.md, "Thirteenth
-    # pass"). produce_batch takes no headers, so dead letters, which carry theirs, go one
-    # by one. A call is given room for all its messages first: one refused halfway by a
-    # full queue could let a later message in ahead of an earlier one.
     QUEUE_MESSAGES = 100_000  # librdkafka's queue.buffering.max.messages (its default), set here
-    BATCH_MESSAGES = 10_000  # messages per produce_batch call
 
     def __init__(self) -> None:
         # Only failures are reported: a batch's thousands of successes cost no Python
@@ -251,22 +243,9 @@ class ConfirmedPublisher:
         return True
 
     def _queue(self, messages: list[Outgoing]) -> None:
-        """Hand the messages to librdkafka in order: runs of one topic without headers by
-        ``produce_batch``, the rest one by one."""
-        for (topic, batchable), run in groupby(messages, key=lambda m: (m[0], m[3] is None)):
-            if not batchable:
-                for message in run:
-                    produce_queued(self._producer, message)
-                continue
-            batch = [{"key": key, "value": value} for _, key, value, _ in run]
-            for start in range(0, len(batch), self.BATCH_MESSAGES):
-                chunk = batch[start : start + self.BATCH_MESSAGES]
-                while len(self._producer) + len(chunk) > self.QUEUE_MESSAGES:
-                    self._producer.poll(0.1)  # acknowledgements make room
-                if self._producer.produce_batch(topic, chunk) != len(chunk):
-                    # Not a full queue (room was made): a message librdkafka refuses outright,
-                    # as produce() would have raised for it.
-                    raise KafkaException(next(m["_error"] for m in chunk if "_error" in m))
+        """Hand the messages to librdkafka, in order."""
+        for message in messages:
+            produce_queued(self._producer, message)
 
     def close(self) -> None:
         self._producer.flush(10)

@@ -29,8 +29,7 @@ def product_replica_terms(*, product_id: str) -> OrderTerms | None:
 
     Read on every order placed, so written as one plain ``SELECT`` of two columns by its
     unique key: ``ProductReplica.objects.get()`` built and compiled a query and a model
-    instance each time, several times the statement's own cost (docs/BENCHMARKS.md,
-    "Sixth pass").
+    instance each time, several times the statement's own cost.
     """
     connection = connections[router.db_for_read(ProductReplica)]
     table = connection.ops.quote_name(ProductReplica._meta.db_table)
@@ -43,7 +42,7 @@ def product_replica_terms(*, product_id: str) -> OrderTerms | None:
 # GET ?wait re-reads the order this often for its first second: the catalog answers within
 # milliseconds, and a client feels each poll's gap on top of that. A poll that started at
 # 10 ms and doubled looked at 10, 30 and 70 ms, so an answer stored at 12 ms was seen at 30
-# (docs/BENCHMARKS.md, "Ninth pass"). A read by primary key costs ~0.2 ms; after a second
+# A read by primary key costs ~0.2 ms; after a second
 # the gaps double, up to 0.2 s.
 WAIT_POLL_SECONDS = 0.005
 

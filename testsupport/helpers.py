@@ -70,10 +70,23 @@ def read_topic(topic: str, *, expected: int, timeout: float = 30) -> list[Messag
     return messages
 
 
-def consume_orders(topic: str, *, group_id: str | None = None, idle: float = 3.0, batch_size: int = 500) -> LoopStats:
-    """Run the catalog's consumer in this process until the topic has been idle for ``idle`` s."""
-    loop = BatchConsumer(
-        handlers={topic: OrderEventsHandler()},
+def consume_orders(
+    topic: str, *, group_id: str | None = None, idle: float = 3.0, batch_size: int = 500, fast: bool | None = None
+) -> LoopStats:
+    """Run the catalog's consumer in this process until the topic has been idle for ``idle``
+    s: the default path, or (``fast``, by default ``CONSUMER_FAST``) the fast layer's
+    pipelined loop and handler."""
+    from django.conf import settings
+
+    if fast if fast is not None else settings.CONSUMER_FAST:
+        from catalog.fast.consumers import FastOrderEventsHandler
+        from kafka_bridge.pipeline import PipelinedConsumer
+
+        loop_class, handler = PipelinedConsumer, FastOrderEventsHandler()
+    else:
+        loop_class, handler = BatchConsumer, OrderEventsHandler()
+    loop = loop_class(
+        handlers={topic: handler},
         group_id=group_id or f"test-catalog-{uuid.uuid4()}",
         batch_size=batch_size,
         exit_when_idle=idle,

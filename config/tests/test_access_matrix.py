@@ -116,6 +116,8 @@ RULES: dict[str, Rule] = {
             "admin/autocomplete/",
         )
     },
+    "": Rule(lambda w: "/", {"GET": PUBLIC}),  # the home page
+    "labs/": Rule(lambda w: "/labs/", {"GET": PUBLIC}),
     "healthz": Rule(lambda w: "/healthz", {"GET": PUBLIC}),
     "readyz": Rule(lambda w: "/readyz", {"GET": PUBLIC}),
     "metrics": Rule(lambda w: "/metrics", {"GET": PUBLIC}),

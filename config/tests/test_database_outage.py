@@ -87,6 +87,10 @@ def test_orders_database_down_is_503_with_a_detail_and_nothing_half_written(orde
             port, "POST", "/order-service/user-1/orders", ORDER, {**auth, "Idempotency-Key": "during"}
         )
         ready_status, _, ready_body = request(port, "GET", "/readyz")
+        pages = {
+            path: request(port, "GET", path, headers={"Authorization": f"Token {token}"})
+            for path in ("/admin/", "/live/")
+        }
 
         assert status == 503, body
         assert headers["Content-Type"] == "application/json"
@@ -96,6 +100,10 @@ def test_orders_database_down_is_503_with_a_detail_and_nothing_half_written(orde
         assert ready_status == 503
         checks = json.loads(ready_body)["checks"]
         assert checks["database:default"] != "ok" and checks["database:catalog"] == "ok"
+        for path, (page_status, page_headers, page_body) in pages.items():  # the admin and the live page too
+            assert page_status == 503, (path, page_status, page_body[:300])
+            assert "database is unavailable" in page_body and "Traceback" not in page_body
+            assert int(page_headers["Retry-After"]) > 0
 
         orders_postgres.start()
         deadline = time.monotonic() + 30

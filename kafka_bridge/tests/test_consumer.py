@@ -25,14 +25,15 @@ def order(product_id="CATALOG-002", qty=1, order_id=None) -> bytes:
     return OrderEvent(product_id, qty, 1000, qty * 1000, order_id or str(uuid.uuid4()), "user-1").to_json()
 
 
-@pytest.fixture(params=[False, True], ids=["one-stage", "pipelined"])
-def pipeline(request, settings):
-    """The loop as it runs by default (one batch at a time) and pipelined (CONSUMER_PIPELINE)."""
-    settings.CONSUMER_PIPELINE = request.param
+@pytest.fixture(params=[False, True], ids=["default", "fast"])
+def fast(request, settings):
+    """The loop as it runs by default (one batch at a time, the ORM) and the fast layer
+    (pipelined, set-based SQL: CONSUMER_FAST)."""
+    settings.CONSUMER_FAST = request.param
     return request.param
 
 
-def test_bad_message_is_dead_lettered_with_reason_and_the_next_ones_are_decided(topic, products, pipeline):
+def test_bad_message_is_dead_lettered_with_reason_and_the_next_ones_are_decided(topic, products, fast):
     produce(
         topic,
         [b"not json", order(product_id="CATALOG-404", order_id="order-x"), order(qty=3, order_id="order-good")],
@@ -54,7 +55,7 @@ def test_bad_message_is_dead_lettered_with_reason_and_the_next_ones_are_decided(
     assert int(bad_json["dlt.original.offset"]) == 0
 
 
-def test_consumer_stopped_with_sigterm_mid_stream_and_restarted_applies_every_order_once(topic, products, pipeline):
+def test_consumer_stopped_with_sigterm_mid_stream_and_restarted_applies_every_order_once(topic, products, fast):
     total = 400
     events = [
         order(product_id=pid, qty=1) for pid in ("CATALOG-001", "CATALOG-002", "CATALOG-003") for _ in range(total // 4)
@@ -68,7 +69,7 @@ def test_consumer_stopped_with_sigterm_mid_stream_and_restarted_applies_every_or
 
     producer = threading.Thread(target=produce_slowly)
     producer.start()
-    env = manage_env(CONSUMER_PIPELINE=str(pipeline).lower())
+    env = manage_env(CONSUMER_FAST=str(fast).lower())
     consumer = manage(
         "runconsumer",
         "--topic",

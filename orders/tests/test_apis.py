@@ -254,3 +254,29 @@ def test_wait_returns_a_pending_order_when_time_is_up(client):
     response = client.get(f"/api/orders/{order_id}/", {"wait": "0.2"})
     assert response.status_code == 200
     assert response.json()["status"] == "PENDING"
+
+
+def test_an_unknown_product_while_the_replica_is_loading_is_503_with_retry_after(client, monkeypatch):
+    from orders import replica
+
+    replica.replica_mark(caught_up=False)
+    monkeypatch.setattr(replica, "group_lag", lambda **kwargs: [type("Row", (), {"lag": 3})()])  # products unread
+    response = client.post("/order-service/user-1/orders", {**VALID, "productId": "CATALOG-404"}, format="json")
+    assert response.status_code == 503 and int(response["Retry-After"]) > 0
+    assert "still loading" in response.json()["detail"]
+    assert client.post("/order-service/user-1/orders", VALID, format="json").status_code == 201  # known: placed
+
+    monkeypatch.setattr(replica, "group_lag", lambda **kwargs: [])  # read to the end
+    replica.replica_mark(caught_up=False)
+    response = client.post("/order-service/user-1/orders", {**VALID, "productId": "CATALOG-404"}, format="json")
+    assert response.status_code == 400
+
+
+def test_the_home_page_says_what_is_running_and_where_to_go(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    for link in ('href="/live/"', 'href="/api/"', 'href="/admin/"', 'href="/labs/"'):
+        assert link in text
+    assert "manage.py runconsumer" in text and "web server" in text
+    assert client.get("/labs/").content.decode().startswith("#")

@@ -240,7 +240,7 @@ def test_clear_command_repeats_until_sigterm_and_exits_0():
     from testsupport.helpers import manage, manage_env
 
     process = manage("clearidempotencykeys", "--every", "60", env=manage_env(), stdout=subprocess.PIPE, text=True)
-    first_line = process.stdout.readline()  # the first pass is done: the loop is waiting
+    first_line = process.stdout.readline()  # the first round is done: the loop is waiting
     process.send_signal(signal.SIGTERM)
     assert process.wait(30) == 0
     assert first_line.startswith("deleted 0 idempotency key(s) older than 24 h")

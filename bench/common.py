@@ -256,13 +256,14 @@ WEB_SERVERS = {
 }
 
 
-def start_web(port: int, server: str = "gunicorn") -> subprocess.Popen:
+def start_web(port: int, server: str = "gunicorn", env: dict[str, str] | None = None) -> subprocess.Popen:
     """The web server (``WEB_SERVERS``: gunicorn, 2 sync workers, unless told), on this
-    benchmark's databases and broker; returns once it answers."""
+    benchmark's databases and broker, with ``env`` added to the environment; returns once
+    it answers."""
     web = subprocess.Popen(
         WEB_SERVERS[server](port),
         cwd=ROOT,
-        env=dict(os.environ),
+        env={**os.environ, **(env or {})},
         stderr=subprocess.DEVNULL,
     )
     wait_for(lambda: web_answers(port), timeout=60, interval=0.2, what="the web server")

@@ -4,7 +4,8 @@
 
 Produces ``--events`` order events over ``--products`` products to a 3-partition topic,
 then consumes them with: the one-at-a-time baseline (bench/baseline_consumer.py, on the
-first ``--baseline-events``), one ``runconsumer`` process, and ``runconsumer --processes 3``.
+first ``--baseline-events``), then ``runconsumer`` with one and three processes, on the
+default path and on the fast layer (``CONSUMER_FAST=true``), then an A/B in rounds.
 ``--sweep`` also measures one process at several batch sizes and draws
 docs/img/consumer-throughput.png.
 
@@ -93,7 +94,8 @@ def produce_events(topic: str, product_ids: list[str], n: int) -> None:
     producer.flush(120)
 
 
-def reset_catalog() -> None:
+def reset_catalog(*, checkpoint: bool = True) -> None:
+    """An empty ledger, the products' stock restored; by default after a CHECKPOINT."""
     from django.db import connections
 
     with connections["catalog"].cursor() as cursor:
@@ -102,13 +104,14 @@ def reset_catalog() -> None:
         # Each run leaves ~40,000 dead versions of the product rows (a stock UPDATE per
         # batch): cleared, so that a later run does not lock and update through them.
         cursor.execute("VACUUM catalog_product")
-        # PostgreSQL's own background work landed in a window at random, and took a core for
-        # a second or more: a checkpoint forced by the WAL of earlier runs (~140 MB each),
-        # an autovacuum of the ledger. Each run now starts just after a checkpoint, and the
-        # ledger, emptied before every run, is not autovacuumed (docs/BENCHMARKS.md,
-        # "Seventeenth pass"). The ceiling's runs start here too.
+        # PostgreSQL's own background work would land in a window at random and take a core
+        # for a second or more: a checkpoint forced by the WAL of earlier runs (~140 MB each),
+        # an autovacuum of the ledger. Each run starts just after a checkpoint, and the
+        # ledger, emptied before every run, is not autovacuumed. The ceiling's runs start
+        # here too.
         cursor.execute("ALTER TABLE catalog_stockmovement SET (autovacuum_enabled = off)")
-        cursor.execute("CHECKPOINT")
+        if checkpoint:
+            cursor.execute("CHECKPOINT")
 
 
 def ledger_rows() -> int:
@@ -263,13 +266,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--sweep", action="store_true", help="also measure batch sizes and draw the chart")
     parser.add_argument(
-        "--pipeline-rounds",
+        "--ab-rounds",
         type=int,
         default=2,
-        help="rounds of CONSUMER_PIPELINE false, then true, alternating (default: %(default)s)",
+        help="rounds of the A/B (default path, fast layer without and with its pipeline), alternating "
+        "(default: %(default)s)",
     )
     parser.add_argument(
-        "--pipeline-processes",
+        "--ab-processes",
         default="1",
         help="runconsumer --processes for those rounds, comma-separated (default: %(default)s; e.g. 1,3)",
     )
@@ -361,68 +365,72 @@ def main(argv: list[str] | None = None) -> None:
                 settings="bench/floor_consumer.py: no checks, decisions, stock, results or offset commits",
             )
         )
-        # The first consumer run of a bench came out 10–25% slower than later runs of the same
-        # code (docs/BENCHMARKS.md, "Ninth pass"): one run, not counted, before those that are.
+        # The first consumer run of a bench comes out 10–25% slower than later runs of the
+        # same code: one run, not counted, before those that are.
         measure(
             "warm-up (not counted)",
             ["manage.py", "runconsumer", *common, "--group-id", group(), "--batch-size", str(args.batch_size)],
             args.events,
             home,
         )
-        targets = {1: "≥ 80× baseline", 3: ""}
-        ceiling_targets = {1: "≥ 0.50 of the ceiling", 3: "≥ 0.70 of the ceiling"}
-        for processes in (1, 2, 3) if args.cluster else (1, TOPIC_PARTITIONS):
-            rate, cpu, joining = measure(
-                f"runconsumer --processes {processes}",
-                ["manage.py", "runconsumer", *common, "--group-id", group(), "--batch-size", str(args.batch_size)]
-                + ["--processes", str(processes)],
-                args.events,
-                home,
-            )
-            cpu_rows.append(cpu_row(f"runconsumer --processes {processes}", cpu))
-            ceiling_rows.append(
-                Row(
-                    f"consumer: runconsumer --processes {processes}",
-                    rate,
-                    "events/s",
-                    ceiling,
-                    "" if args.cluster else ceiling_targets.get(processes, ""),
-                    joining,
+        # Each mode at one and three processes: the default path (the ORM, one batch at a
+        # time) and the fast layer (CONSUMER_FAST: set-based SQL, pipelined in one process).
+        targets = {("fast", 1): "≥ 80× baseline"}
+        ceiling_targets = {
+            ("default", 1): "≥ 0.10 of the ceiling",
+            ("fast", 1): "≥ 0.50 of the ceiling",
+            ("fast", 3): "≥ 0.70 of the ceiling",
+        }
+        modes = {"default": {"CONSUMER_FAST": "false"}, "fast": {"CONSUMER_FAST": "true"}}
+        for mode, env in modes.items():
+            for processes in (1, 2, 3) if args.cluster else (1, TOPIC_PARTITIONS):
+                label = f"runconsumer --processes {processes}, {mode}"
+                rate, cpu, joining = measure(
+                    label,
+                    ["manage.py", "runconsumer", *common, "--group-id", group(), "--batch-size", str(args.batch_size)]
+                    + ["--processes", str(processes)],
+                    args.events,
+                    home,
+                    env=env,
                 )
-            )
-            rows.append(
-                Row(
-                    f"consumer: runconsumer --processes {processes}",
-                    rate,
-                    "events/s",
-                    baseline,
-                    "" if args.cluster else targets.get(processes, ""),
-                    f"{settings}, batch {args.batch_size:,}",
+                cpu_rows.append(cpu_row(label, cpu))
+                target = "" if args.cluster else ceiling_targets.get((mode, processes), "")
+                ceiling_rows.append(Row(f"consumer: {label}", rate, "events/s", ceiling, target, joining))
+                rows.append(
+                    Row(
+                        f"consumer: {label}",
+                        rate,
+                        "events/s",
+                        baseline,
+                        "" if args.cluster else targets.get((mode, processes), ""),
+                        f"{settings}, batch {args.batch_size:,}",
+                    )
                 )
-            )
-        # One process with the pipeline (the next batch fetched, decoded and forecast while this
-        # one is applied: CONSUMER_PIPELINE, on for one process by default) against one stage,
-        # alternating, so that neither gets the later (warmer) place in the run.
+        # Same-run A/Bs, alternating so that neither side gets the later (warmer) place:
+        # the default path against the fast layer, and inside the fast layer, its pipeline
+        # (CONSUMER_PIPELINE) on and off.
+        sides = {
+            "default": {"CONSUMER_FAST": "false"},
+            "fast, pipeline off": {"CONSUMER_FAST": "true", "CONSUMER_PIPELINE": "false"},
+            "fast": {"CONSUMER_FAST": "true", "CONSUMER_PIPELINE": "true"},
+        }
         compared: dict[tuple[int, str], list[float]] = {}
-        for round_ in range(args.pipeline_rounds):
-            for processes in (int(n) for n in args.pipeline_processes.split(",")):
-                for pipelined in ("false", "true"):
-                    rate, cpu, _ = measure(
-                        f"{processes} process(es), pipeline {pipelined}, round {round_ + 1}",
+        for round_ in range(args.ab_rounds):
+            for processes in (int(n) for n in args.ab_processes.split(",")):
+                for side, env in sides.items():
+                    rate, _, _ = measure(
+                        f"{processes} process(es), {side}, round {round_ + 1}",
                         ["manage.py", "runconsumer", *common, "--group-id", group(), "--processes", str(processes)]
                         + ["--batch-size", str(args.batch_size)],
                         args.events,
                         home,
-                        env={"CONSUMER_PIPELINE": pipelined},
+                        env=env,
                     )
-                    compared.setdefault((processes, pipelined), []).append(rate)
-                    if round_ == 0:
-                        label = f"runconsumer --processes {processes}, CONSUMER_PIPELINE={pipelined}"
-                        cpu_rows.append(cpu_row(label, cpu))
-        for (processes, pipelined), rates in compared.items():
+                    compared.setdefault((processes, side), []).append(rate)
+        for (processes, side), rates in compared.items():
             ceiling_rows.append(
                 Row(
-                    f"consumer: runconsumer --processes {processes}, CONSUMER_PIPELINE={pipelined}",
+                    f"A/B: runconsumer --processes {processes}, {side}",
                     statistics.median(rates),
                     "events/s",
                     ceiling,
@@ -452,15 +460,17 @@ def main(argv: list[str] | None = None) -> None:
                 )
             draw_sweep(sweep, baseline)
         if args.profile:
-            stacks = Path(tempfile.mkdtemp(prefix="stocksync-profile-")) / "runconsumer.txt"
-            measure(
-                "runconsumer under py-spy",
-                ["manage.py", "runconsumer", *common, "--group-id", group(), "--batch-size", str(args.batch_size)],
-                args.events,
-                home,
-                profile=stacks,
-            )
-            print_profile(stacks)
+            for mode, env in modes.items():
+                stacks = Path(tempfile.mkdtemp(prefix="stocksync-profile-")) / f"runconsumer-{mode}.txt"
+                measure(
+                    f"runconsumer under py-spy, {mode}",
+                    ["manage.py", "runconsumer", *common, "--group-id", group(), "--batch-size", str(args.batch_size)],
+                    args.events,
+                    home,
+                    profile=stacks,
+                    env=env,
+                )
+                print_profile(stacks, mode)
         ceiling_last = copy_ceiling(product_ids, args.events)
         ceiling = max(ceiling_first, ceiling_last)
         for row in ceiling_rows[1:]:  # the rows measured against the first ceiling
@@ -479,7 +489,7 @@ def short(frame: str) -> str:
     return f"{match[1]} ({match[2]})" if match else frame
 
 
-def print_profile(stacks: Path, top: int = 30) -> None:
+def print_profile(stacks: Path, mode: str, top: int = 30) -> None:
     """py-spy's raw stacks ("frame;frame;… count" per line) summed by function: the share
     of samples in which it was running (self) and on the stack (total), idle threads out."""
     self_time: Counter[str] = Counter()
@@ -495,7 +505,9 @@ def print_profile(stacks: Path, top: int = 30) -> None:
         self_time[frames[-1]] += count
         for frame in set(frames):
             total_time[frame] += count
-    print(f"\nWhere one runconsumer's time goes (py-spy, {samples:,} samples of its active threads; {stacks})\n")
+    print(
+        f"\nWhere one runconsumer's time goes, {mode} (py-spy, {samples:,} samples of its active threads; {stacks})\n"
+    )
     print(f"{'self':>6} {'total':>6}  function (file)")
     for frame, count in self_time.most_common(top):
         print(f"{count / samples:6.1%} {total_time[frame] / samples:6.1%}  {frame}")

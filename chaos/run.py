@@ -8,10 +8,11 @@ exactly the confirmed orders' quantities — never below zero. The clients send 
 with an Idempotency-Key and retry it after a dropped connection or a 5xx, as a careful
 client would: each must learn its order's outcome, and no retry may place a second order.
 
-    python -m chaos.run [--seed N] [--duration 180] [--rate 40] [--fault-every 6]
+    python -m chaos.run [--seed N] [--duration 180] [--rate 40] [--fault-every 6] [--fast]
 
-Each run prints its seed; ``--seed`` replays the same schedule of faults (the timing of
-the processes themselves is not replayable). Exits 1 if any order was lost or doubled.
+``--fast`` runs every service on the fast layer (``CONSUMER_FAST=true``). Each run prints
+its seed; ``--seed`` replays the same schedule of faults (the timing of the processes
+themselves is not replayable). Exits 1 if any order was lost or doubled.
 """
 
 from __future__ import annotations
@@ -407,6 +408,11 @@ def main(argv: list[str] | None = None) -> int:
         "SIGKILLed and brought back, a consumer SIGKILLed and replaced. Reports the stalls around each.",
     )
     parser.add_argument("--consumers", type=int, help="consumer processes in the group (default: 1, 3 with --cluster)")
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="run every service on the fast layer (CONSUMER_FAST=true); default: the default path",
+    )
     args = parser.parse_args(argv)
     args.consumers = args.consumers or (3 if args.cluster else 1)
     faults = CLUSTER_FAULTS if args.cluster else FAULTS
@@ -426,12 +432,20 @@ def main(argv: list[str] | None = None) -> int:
         f"seed {seed}  (replay: python -m chaos.run --seed {seed} --duration {args.duration:g} "
         f"--rate {args.rate:g} --fault-every {args.fault_every:g}"
         + (f" --cluster --consumers {args.consumers}" if args.cluster else "")
+        + (" --fast" if args.fast else "")
         + ")"
     )
     home = Path(tempfile.mkdtemp(prefix="stocksync-chaos-"))
     # On the cluster the suite measures stalls: crash points would blur them.
     crash_points = "" if args.cluster else ",".join(f"{k}={v}" for k, v in CRASH_POINTS.items())
-    stack = Stack(home=home, ports=Ports(), crash_points=crash_points, cluster=args.cluster, consumers=args.consumers)
+    stack = Stack(
+        home=home,
+        ports=Ports(),
+        crash_points=crash_points,
+        cluster=args.cluster,
+        consumers=args.consumers,
+        fast=args.fast,
+    )
     products = {f"CHAOS-{i:03d}": 1_000_000 for i in range(1, 11)}
     products["CHAOS-001"] = 150  # runs out during the run: later orders for it are rejected
     try:

@@ -39,6 +39,7 @@ class Stack:
     crash_points: str = ""
     cluster: bool = False  # three brokers (bin/kafka-cluster) instead of one
     consumers: int = 1  # members of the consumer group, one process each
+    fast: bool = False  # the fast layer (CONSUMER_FAST) in every process
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     api_token: str = ""  # the staff user's, for the load generator
     held_down: set[str] = field(default_factory=set)  # stopped on purpose: do not restart
@@ -66,6 +67,7 @@ class Stack:
             "STOCKSYNC_CRASH_POINTS": self.crash_points,
             "STOCKSYNC_CRASH_LOG": str(self.crash_log),
             "PYTHONUNBUFFERED": "1",
+            "CONSUMER_FAST": "true" if self.fast else "false",
         }
 
     # -- infrastructure -------------------------------------------------------------

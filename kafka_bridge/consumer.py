@@ -8,17 +8,14 @@ Each turn of the loop:
 4. only then record the batch's offsets, to be committed.
 
 So a crash anywhere before step 4 redelivers the batch, and the handler's ledger makes
-redelivery harmless (at-least-once delivery, exactly-once effect). A reply lost with a
+redelivery harmless (at-least-once delivery, exactly-once effect); a reply lost with a
 crash is given again when its event is redelivered. A message that can never be applied
 is dead-lettered with its reason and the loop goes on: a poison message never stalls a
 partition. A transient failure (database unreachable) is retried with backoff, never
 skipped. ``stop()`` (SIGINT/SIGTERM) lets the batch in hand finish and commit.
 
-Offsets are committed by ``kafka_bridge.offsets``; handlers that write through Django
-start from ``kafka_bridge.handlers.DatabaseBatchHandler``.
-
-``kafka_bridge.pipeline`` runs the same steps with the database work on a thread of its
-own (the opt-in fast layer); this module knows nothing of it.
+``kafka_bridge.offsets`` commits the offsets. ``kafka_bridge.pipeline`` (the opt-in fast
+layer) runs the same steps with the database work on a thread of its own.
 """
 
 from __future__ import annotations
@@ -107,7 +104,9 @@ class BatchConsumer:
                 if batch is not None:
                     self._last_activity = time.monotonic()
                     self.take(batch)
-                elif not self.busy():
+                elif self.busy():
+                    self.finish()  # nothing new: what is in hand need not wait for more
+                else:
                     self.offsets.commit(now=True)  # quiet: commit what was applied
                     if self._idle_too_long():
                         break
@@ -174,11 +173,8 @@ class BatchConsumer:
         all, then record its offsets."""
         letters = batch.letters + result.dead_letters
         for letter in letters:
-            logger.warning(
-                "dead-lettering %s: %s (%s)",
-                *(letter.source.where, letter.reason, letter.exception),
-                extra=letter.source.log_fields,
-            )
+            where, why = letter.source.where, f"{letter.reason} ({letter.exception})"
+            logger.warning("dead-lettering %s: %s", where, why, extra=letter.source.log_fields)
         outgoing = [dead_letter_message(letter) for letter in letters] + result.replies
         if outgoing and not self.publisher.send(outgoing, should_stop=lambda: self._stopping):
             raise StopRequested
@@ -233,28 +229,25 @@ class BatchConsumer:
         self._last_activity = time.monotonic()
         self._assigned_once = True
         if partitions:
-            logger.info("assigned %s", describe(partitions))
+            logger.info("assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Partitions moving elsewhere: finish the batch in hand, then commit their offsets.
         self.finish()
         self.offsets.commit_and_forget([(tp.topic, tp.partition) for tp in partitions])
         if partitions:
-            logger.info("revoked %s", describe(partitions))
+            logger.info("revoked %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
 
     def _idle_too_long(self) -> bool:
+        """With ``exit_when_idle``: no message for that long (joining the group takes longer)."""
         if self.exit_when_idle is None:
             return False
-        idle = time.monotonic() - self._last_activity
-        if not self._assigned_once:  # joining the group takes a moment
-            if idle > max(self.exit_when_idle, self.JOIN_TIMEOUT_SECONDS):
-                logger.warning("no partitions assigned within %.0fs, exiting", idle)
-                return True
+        joined = self._assigned_once
+        limit = self.exit_when_idle if joined else max(self.exit_when_idle, self.JOIN_TIMEOUT_SECONDS)
+        if time.monotonic() - self._last_activity <= limit:
             return False
-        if idle > self.exit_when_idle:
-            logger.info("idle for %.1fs, exiting", self.exit_when_idle)
-            return True
-        return False
+        logger.info("idle for %.1fs, exiting" if joined else "no partitions assigned within %.0fs, exiting", limit)
+        return True
 
     def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -277,7 +270,3 @@ class BatchConsumer:
             self.offsets.commit_and_forget()
             self.consumer.close()
             logger.info("consumer closed: %s", self.stats)
-
-
-def describe(partitions: list[TopicPartition]) -> str:
-    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions)

@@ -64,9 +64,10 @@ def test_load_counts_orders_a_retry_placed_twice():
     assert load.duplicates(manage_env()["ORDERS_DATABASE_URL"]) == 2
 
 
-def test_short_chaos_run_loses_and_doubles_nothing():
+@pytest.mark.parametrize("mode", [[], ["--fast"]], ids=["default", "fast"])
+def test_short_chaos_run_loses_and_doubles_nothing(mode):
     run = subprocess.run(
-        [sys.executable, "-m", "chaos.run", "--duration", "35", "--rate", "15", "--fault-every", "4"],
+        [sys.executable, "-m", "chaos.run", "--duration", "35", "--rate", "15", "--fault-every", "4", *mode],
         cwd=ROOT,
         capture_output=True,
         text=True,

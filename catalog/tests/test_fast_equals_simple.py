@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from catalog.consumers import OrderEventsHandler
@@ -28,16 +28,19 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(databases=["default", 
 PRODUCTS = ["CATALOG-001", "CATALOG-002", "CATALOG-003", "NOPE"]  # NOPE: not in the catalog
 START = {"CATALOG-001": (40, True), "CATALOG-002": (15, True), "CATALOG-003": (30, False)}  # 003: off sale
 
+# Each orderId has its product (so a cancellation mostly meets its own order's), except
+# when ``stray``: a cancellation or a repeat naming another product.
+PRODUCT_OF = ["CATALOG-001", "CATALOG-001", "CATALOG-002", "CATALOG-003", "NOPE"]
 events = st.builds(
-    lambda kind, n, product, qty: (kind, f"o{n}", product, qty),
-    st.sampled_from([ORDER_PLACED, ORDER_PLACED, ORDER_PLACED, ORDER_CANCELLED]),
+    lambda kind, n, stray, qty: (kind, f"o{n}", stray or PRODUCT_OF[n % len(PRODUCT_OF)], qty),
+    st.sampled_from([ORDER_PLACED, ORDER_PLACED, ORDER_CANCELLED]),
     st.integers(0, 9),  # a small pool of orderIds: repeats, and cancellations that meet their order
-    st.sampled_from(PRODUCTS),
+    st.one_of(st.none(), st.none(), st.none(), st.sampled_from(PRODUCTS)),
     st.integers(1, 25),
 )
 steps = st.lists(
     st.one_of(
-        st.tuples(st.just("batch"), st.lists(events, min_size=1, max_size=12)),
+        st.tuples(st.just("batch"), st.lists(events, min_size=1, max_size=16)),
         st.tuples(st.just("redeliver"), st.integers(0, 20)),  # an earlier batch, again
         st.tuples(st.just("restock"), st.sampled_from(PRODUCTS[:3]), st.integers(0, 60), st.booleans()),
     ),
@@ -71,7 +74,8 @@ def reset() -> None:
     Product.objects.exclude(product_id__in=START).delete()
     for product_id, (stock, active) in START.items():
         Product.objects.update_or_create(
-            product_id=product_id, defaults={"product_name": product_id, "stock": stock, "active": active, "unit_price": 10}
+            product_id=product_id,
+            defaults={"product_name": product_id, "stock": stock, "active": active, "unit_price": 10},
         )
 
 
@@ -130,8 +134,16 @@ def run_fast(plan) -> tuple:
 def test_the_fast_layer_leaves_what_the_default_path_leaves(arrays_up_to, monkeypatch):
     monkeypatch.setattr(stock_sql, "ARRAYS_UP_TO", arrays_up_to)  # 3: most batches take the COPY path
 
-    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(steps)
+    @example(  # restocked between two batches: the second's forecast no longer holds
+        [("batch", [(ORDER_PLACED, "o1", "CATALOG-001", 5)]), ("restock", "CATALOG-001", 60, True)]
+        + [("batch", [(ORDER_PLACED, "o2", "CATALOG-001", 5)])]
+    )
+    @example(  # a cancellation before its order, then the order, then both again
+        [("batch", [(ORDER_CANCELLED, "o1", "CATALOG-002", 3)]), ("batch", [(ORDER_PLACED, "o1", "CATALOG-002", 3)])]
+        + [("redeliver", 0), ("redeliver", 1)]
+    )
     def check(plan):
         plan = batches_of(plan)
         assert run_fast(plan) == run_default(plan)

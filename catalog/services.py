@@ -56,7 +56,7 @@ def stock_apply_order_events(*, records: list[Record[OrderEvent]]) -> StockDecid
     """Decide a batch of order events in one catalog transaction, exactly once per order.
 
     1. Lock the batch's products (``select_for_update``, in productId order, so consumers
-       sharing products queue instead of deadlocking).
+       sharing products queue instead of deadlocking) and read them.
     2. Read what the ledger already decided for the batch's orders. It is read after the
        locks are held, so it includes whatever the previous holder committed.
     3. Let ``catalog.reservations`` decide each event: reserve, reject (stock never below
@@ -70,36 +70,34 @@ def stock_apply_order_events(*, records: list[Record[OrderEvent]]) -> StockDecid
     given again when its event is redelivered.
     """
     with transaction.atomic(using=CATALOG_DB):
-        products, decided = stock_read_batch(records=records)
-        decisions = reserve_or_reject(records=records, products=products, decided=decided)
-        stock_write_decisions(decisions=decisions)
+        products = (
+            Product.objects.using(CATALOG_DB)
+            .select_for_update()
+            .filter(product_id__in={r.event.product_id for r in records})
+            .order_by("product_id")
+            .in_bulk(field_name="product_id")
+        )
+        decided = stock_decided_before(records=records)
+        states = {pid: ProductState(p.stock, p.active) for pid, p in products.items()}
+        decisions = reserve_or_reject(records=records, products=states, decided=decided)
+        stock_write_decisions(decisions=decisions, products=products)
         crash_point("consumer.before_db_commit")
     return StockDecided.of(decisions)
 
 
-def stock_read_batch(
-    *, records: list[Record[OrderEvent]]
-) -> tuple[dict[str, ProductState], dict[tuple[str, str], Decided]]:
-    """Lock the batch's products and read them, then what the ledger decided for its orders."""
-    products = {
-        pid: ProductState(stock, active)
-        for pid, stock, active in Product.objects.using(CATALOG_DB)
-        .select_for_update()
-        .filter(product_id__in={r.event.product_id for r in records})
-        .order_by("product_id")
-        .values_list("product_id", "stock", "active")
-    }
-    decided = {
+def stock_decided_before(*, records: list[Record[OrderEvent]]) -> dict[tuple[str, str], Decided]:
+    """What the ledger already decided for the batch's orders, by (orderId, kind)."""
+    return {
         (order_id, kind): Decided(product_id, delta, outcome, reason)
         for order_id, kind, product_id, delta, outcome, reason in StockMovement.objects.using(CATALOG_DB)
         .filter(order_id__in={r.event.order_id for r in records})
         .values_list("order_id", "kind", "product_id", "delta", "outcome", "reason")
     }
-    return products, decided
 
 
-def stock_write_decisions(*, decisions: Decisions) -> None:
-    """Write the decisions' ledger rows, then each changed product's stock."""
+def stock_write_decisions(*, decisions: Decisions, products: dict[str, Product]) -> None:
+    """Write the decisions' ledger rows, then the stock of the products they changed (one
+    statement each: ``bulk_create`` and ``bulk_update``)."""
     StockMovement.objects.using(CATALOG_DB).bulk_create(
         [
             StockMovement(
@@ -117,8 +115,11 @@ def stock_write_decisions(*, decisions: Decisions) -> None:
             for m in decisions.movements
         ]
     )
+    changed = []
     for product_id, stock in decisions.stock.items():
-        Product.objects.using(CATALOG_DB).filter(product_id=product_id).update(stock=stock)
+        products[product_id].stock = stock
+        changed.append(products[product_id])
+    Product.objects.using(CATALOG_DB).bulk_update(changed, ["stock"])
 
 
 def product_snapshot(product: Product, *, deleted: bool = False) -> ProductSnapshot:

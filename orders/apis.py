@@ -22,44 +22,43 @@ from orders.idempotency import (
     order_place_idempotent,
     request_fingerprint,
 )
+from orders.models import Order
 from orders.selectors import order_list, order_wait_final
 from orders.serializers import OrderCreateSerializer, OrderCreateWithUserSerializer, OrderSerializer
 from orders.services import OrderConflict, OrderRefused, ReplicaLoading, order_cancel, order_create
 
 
-def _order_create():
-    """The service that places an order: ``order_create``, or with ``CONSUMER_FAST`` the
-    fast layer's one-statement version (orders/fast/), which has the same effect."""
-    if settings.CONSUMER_FAST:
-        from orders.fast.services import order_create_fast
-
-        return order_create_fast
-    return order_create
-
-
 def _create(request, data: dict, user_id: str) -> Response:
-    """Place the order; with an ``Idempotency-Key`` header, at most once per key."""
-    create = _order_create()
+    """Place the order; with an ``Idempotency-Key`` header, at most once per key. With
+    ``CONSUMER_FAST`` the fast layer's versions (orders/fast/), which have the same effect."""
+    order = {"user_id": user_id, "product_id": data["productId"], "qty": data["qty"], "unit_price": data["unitPrice"]}
+    create = order_create
+    if settings.CONSUMER_FAST:
+        from orders.fast.services import order_create_fast as create
 
     def place():
-        try:
-            order = create(user_id=user_id, product_id=data["productId"], qty=data["qty"], unit_price=data["unitPrice"])
-        except OrderRefused as exc:
-            raise serializers.ValidationError(exc.errors) from None
-        except ReplicaLoading as exc:
-            raise StillLoading(str(exc), retry_after=exc.retry_after_seconds) from None
-        return order, OrderSerializer(order).data
+        placed = create(**order)
+        return placed, _body(placed)
 
-    raw_key = request.headers.get("Idempotency-Key")
-    if raw_key is None:
-        return Response(place()[1], status=status.HTTP_201_CREATED)
     try:
-        placed = order_place_idempotent(
-            client=request.user.get_username(),
-            key=idempotency_key_parse(raw_key),
-            fingerprint=request_fingerprint({**data, "userId": user_id}),
-            place=place,
-        )
+        raw_key = request.headers.get("Idempotency-Key")
+        if raw_key is None:
+            return Response(place()[1], status=status.HTTP_201_CREATED)
+        key = idempotency_key_parse(raw_key)
+        fingerprint = request_fingerprint({**data, "userId": user_id})
+        client = request.user.get_username()
+        if settings.CONSUMER_FAST:
+            from orders.fast.idempotency import order_place_idempotent_fast
+
+            placed = order_place_idempotent_fast(
+                client=client, key=key, fingerprint=fingerprint, **order, serialize=_body, place=place
+            )
+        else:
+            placed = order_place_idempotent(client=client, key=key, fingerprint=fingerprint, place=place)
+    except OrderRefused as exc:
+        raise serializers.ValidationError(exc.errors) from None
+    except ReplicaLoading as exc:
+        raise StillLoading(str(exc), retry_after=exc.retry_after_seconds) from None
     except IdempotencyKeyInvalid as exc:
         raise serializers.ValidationError({"Idempotency-Key": [str(exc)]}) from None
     except IdempotencyKeyReused:
@@ -68,6 +67,11 @@ def _create(request, data: dict, user_id: str) -> Response:
         raise Conflict("A request with this Idempotency-Key is still being processed; retry shortly.") from None
     headers = {"Idempotent-Replayed": "true"} if placed.replayed else {}
     return Response(placed.body, status=status.HTTP_201_CREATED, headers=headers)
+
+
+def _body(order: Order) -> dict:
+    """An order as a 201 answers it."""
+    return OrderSerializer(order).data
 
 
 class StillLoading(exceptions.APIException):

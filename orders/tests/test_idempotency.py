@@ -28,6 +28,13 @@ def client():
     return api_client()
 
 
+@pytest.fixture(autouse=True, params=["default", pytest.param("fast", marks=pytest.mark.postgres)])
+def mode(request, settings):
+    """Each test on the default path and on the fast layer (one statement: orders/fast/idempotency.py)."""
+    settings.CONSUMER_FAST = request.param == "fast"
+    return request.param
+
+
 @pytest.mark.django_db(databases=["default", "catalog"])
 @pytest.mark.parametrize("url", [COURSE, "/api/orders/"])
 def test_same_key_and_body_returns_the_first_response_and_places_nothing_new(client, url):

@@ -8,6 +8,7 @@ hand, commit, exit 0), with its heartbeat and, if asked, its metrics.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 from argparse import ArgumentParser, BooleanOptionalAction
@@ -23,6 +24,8 @@ from kafka_bridge.producer import shutdown_publisher
 from kafka_bridge.registry import consumer_registered
 
 logger = logging.getLogger(__name__)
+
+GC_FIRST_GENERATION = 50_000
 
 
 def add_consumer_arguments(parser: ArgumentParser, *, consumer: str) -> None:
@@ -79,6 +82,14 @@ def run_consumer(
         from kafka_bridge.pipeline import PipelinedConsumer
 
         loop_class = PipelinedConsumer if settings.CONSUMER_PIPELINE is not False else BatchConsumer
+        # The collector's first generation runs every 700 new container objects by default.
+        # A batch of 5,000 events makes ~40,000 (messages, records, events, decisions,
+        # replies), alive until the batch is done: dozens of collections per batch, each
+        # walking them again. The fast layer freezes what the set-up process holds and lets
+        # the first generation wait for 50,000 objects; our objects form no cycles, so
+        # reference counting frees them either way. bench.ab measures what it pays.
+        gc.freeze()
+        gc.set_threshold(GC_FIRST_GENERATION, *gc.get_threshold()[1:])
     logger.info("running %s on the %s path", name, "fast" if fast else "default")
     loop = loop_class(
         handlers=handlers,

@@ -266,8 +266,9 @@ def ledger_rows(movements: list[Movement]) -> list[tuple]:
 
 def ledger_copy(cursor: Cursor, rows: list[tuple], *, applied_at: datetime) -> None:
     """COPY ledger rows (``LEDGER_COLUMNS`` but ``applied_at``, which is given) into the
-    ledger. The consumer's way in for a large batch; the benchmark's ceiling and floor
-    write through it too, so that all three send PostgreSQL the same bytes."""
+    ledger. The consumer's way in for a large batch; the benchmark's floor writes through
+    it too, and its ceiling COPYs the same text, so that all three send PostgreSQL the
+    same bytes."""
     with cursor.copy(LEDGER_COPY) as copy:
         text = ledger_text(rows, applied_at=applied_at)
         if text is not None:

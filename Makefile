@@ -50,17 +50,16 @@ test: lint $(KAFKA_STAMP)
 chaos: $(VENV_STAMP) $(KAFKA_STAMP)
 	$(PY) -m chaos.run $(CHAOS_ARGS)
 
-# Every benchmark at full size; results go to docs/BENCHMARKS.md by hand, charts to docs/img/.
+# Every benchmark at full size, the default path and the fast layer side by side; the
+# figures go to docs/BENCHMARKS.md by hand, charts to docs/img/.
 bench: $(VENV_STAMP) $(KAFKA_STAMP)
-	$(PY) -m bench.hot_path
-	$(PY) -m bench.ledger_probe
-	$(PY) -m bench.overlap_probe
-	$(PY) -m bench.overlap_probe --load thread
-	$(PY) -m bench.consumer --sweep
-	$(PY) -m bench.consumer --cluster
-	$(PY) -m bench.latency
+	$(PY) -m bench.ceiling
+	$(PY) -m bench.consumer --baseline-events 1000
 	$(PY) -m bench.http
+	CONSUMER_FAST=false $(PY) -m bench.latency
+	CONSUMER_FAST=true $(PY) -m bench.latency
 	$(PY) -m bench.relay
+	$(PY) -m bench.ledger_probe
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .

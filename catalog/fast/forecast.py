@@ -1,7 +1,7 @@
-"""Deciding a batch of order events before its products are locked (the pipelined consumer).
+"""Deciding a batch of order events before its products are locked (the fast layer).
 
-In the pipelined consume loop (``CONSUMER_PIPELINE``) one thread applies batch N while the
-loop's thread decodes batch N+1. Deciding N+1 (``reserve_or_reject``) needs the stock
+In the fast layer's pipelined loop (``kafka_bridge.pipeline``) one thread applies batch N
+while the loop's thread decodes batch N+1. Deciding N+1 (``reserve_or_reject``) needs the stock
 N+1's products will have once N commits, read under their locks: so the applier decided
 N+1 only after N, one step after the other, while the loop's thread waited. A forecast
 decides N+1 on the loop's thread instead, while N is applied, from the stock N will leave

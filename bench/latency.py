@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
             # broker's own produce-to-fetch latency is ~600 ms p50 in its first second and
             # ~3 ms once warm, measured with bare clients). The figures are steady state:
             # after a 10 s warm-up the broker still spent 7.0 ms of CPU per order in the
-            # first rate measured and 2.0 ms in the last (docs/BENCHMARKS.md), hence 30 s.
+            # first rate measured and 2.0 ms in the last, hence 30 s.
             progress(f"warming up: {WARM_UP_RATE:g} orders/s for {args.warm_up:g} s")
             place_orders(WARM_UP_RATE, args.warm_up, products, token)
             progress("the bare endpoint's capacity: wrk for 8 s")

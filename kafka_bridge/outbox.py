@@ -59,28 +59,9 @@ def outbox_record(
     *, model: type[OutboxEventBase], using: str, topic: str, key: str, subject_id: str, payload: bytes
 ) -> OutboxRow:
     """Write one event to ``model``'s outbox, inside the caller's transaction; return what
-    publishing it needs.
-
-    One ``INSERT … RETURNING id`` written out rather than ``model.objects.create()``: every
-    order placed over the API writes a row here, and the ORM's save machinery (signals,
-    field preparation, compiling the statement anew) cost three times the CPU of the
-    statement itself (docs/BENCHMARKS.md). The columns are the model's; nothing else
-    writes them by hand.
-    """
-    connection = connections[using]
-    table = connection.ops.quote_name(model._meta.db_table)
-    columns = ", ".join(
-        connection.ops.quote_name(c)
-        for c in ("topic", "key", "subject_id", "payload", "created_at", "attempts", "last_error")
-    )
-    created_at = connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, 0, '') RETURNING id",  # noqa: S608
-            [topic, key, subject_id, payload, created_at],
-        )
-        (pk,) = cursor.fetchone()
-    return OutboxRow(pk, topic, key, payload)
+    publishing it needs."""
+    event = model.objects.using(using).create(topic=topic, key=key, subject_id=subject_id, payload=payload)
+    return OutboxRow(event.pk, topic, key, payload)
 
 
 def outbox_send(
@@ -140,7 +121,7 @@ def outbox_mark_sent(*, model: type[OutboxEventBase], using: str, pks: list[int]
 
     On PostgreSQL the ids travel as one array parameter: ``pk__in`` would spell out
     thousands of placeholders that Django compiles and psycopg splits on every call —
-    most of the relay's own CPU when it drains a backlog (docs/BENCHMARKS.md).
+    most of the relay's own CPU when it drains a backlog (bench.relay measures it).
     """
     if not pks:
         return
@@ -196,7 +177,7 @@ def outbox_relay_pending(
 
     On PostgreSQL, a batch's sent-marks (an UPDATE of thousands of rows) are written on a
     second connection while the next batch is read and sent, so the relay's two slow
-    halves overlap (docs/BENCHMARKS.md). The pass walks forward by id from where it
+    halves overlap (bench.relay measures it). The pass walks forward by id from where it
     started, so it never re-reads a batch whose marks are still being written.
     """
     cutoff = timezone.now() - older_than

@@ -35,7 +35,7 @@ class Order(models.Model):
         ordering = ["-created_at", "-id"]
         # Plain B-trees declared here rather than db_index=True, which on PostgreSQL also
         # builds a second, varchar_pattern_ops index for LIKE 'prefix%' queries that
-        # nothing here makes; each index costs every insert (docs/BENCHMARKS.md).
+        # nothing here makes; each index costs every insert.
         indexes = [models.Index(fields=["user_id"], name="order_user_idx")]
 
     def __str__(self) -> str:

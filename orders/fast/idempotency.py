@@ -30,6 +30,7 @@ from django.db import IntegrityError, connections, router
 from django.utils import timezone
 
 from kafka_bridge.outbox import OutboxRow
+from orders.fast.services import order_unsaved
 from orders.idempotency import (
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
@@ -99,14 +100,7 @@ def order_place_idempotent_fast(
     using = router.db_for_write(Order)
     if using not in _statements:
         _statements[using] = _statement(using)
-    order = Order(
-        user_id=user_id,
-        product_id=product_id,
-        qty=qty,
-        unit_price=unit_price,
-        total_price=qty * unit_price,
-        created_at=timezone.now(),
-    )
+    order = order_unsaved(user_id=user_id, product_id=product_id, qty=qty, unit_price=unit_price)
     body = serialize(order)
     payload = order_event(order).to_json()
     topic = settings.ORDER_EVENTS_TOPIC

@@ -16,13 +16,10 @@ from orders.selectors import OrderTerms, could_be_order_id
 from orders.services import Applied, order_refusal, results_to_changes
 
 
-def order_create_fast(*, user_id: str, product_id: str, qty: int, unit_price: int) -> Order:
-    """``orders.services.order_create`` in one statement: the replica's terms checked, the
-    order and its outbox row inserted, or nothing. The event is then handed to the
-    producer as the ``post_save`` receiver would hand it (the statement saved no model, so
-    no signal fires)."""
-    using = router.db_for_write(Order)
-    order = Order(
+def order_unsaved(*, user_id: str, product_id: str, qty: int, unit_price: int) -> Order:
+    """An order with every field set as saving it would set them, not yet saved: the fast
+    layer's statements insert it whole."""
+    return Order(
         user_id=user_id,
         product_id=product_id,
         qty=qty,
@@ -30,6 +27,15 @@ def order_create_fast(*, user_id: str, product_id: str, qty: int, unit_price: in
         total_price=qty * unit_price,
         created_at=timezone.now(),
     )
+
+
+def order_create_fast(*, user_id: str, product_id: str, qty: int, unit_price: int) -> Order:
+    """``orders.services.order_create`` in one statement: the replica's terms checked, the
+    order and its outbox row inserted, or nothing. The event is then handed to the
+    producer as the ``post_save`` receiver would hand it (the statement saved no model, so
+    no signal fires)."""
+    using = router.db_for_write(Order)
+    order = order_unsaved(user_id=user_id, product_id=product_id, qty=qty, unit_price=unit_price)
     topic = settings.ORDER_EVENTS_TOPIC
     payload = order_event(order).to_json()
     placed = order_place_sql(order=order, topic=topic, payload=payload, using=using)

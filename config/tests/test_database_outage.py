@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 
 import psycopg
@@ -36,6 +37,23 @@ def request(port: int, method: str, path: str, body=None, headers=None) -> tuple
     return response.status, dict(response.getheaders()), response.read().decode()
 
 
+def admin_login(port: int, username: str, password: str) -> str:
+    """Log in through the admin's form; return the Cookie header of the session."""
+    _, headers, _ = request(port, "GET", "/admin/login/")
+    csrf = headers["Set-Cookie"].split("csrftoken=")[1].split(";")[0]
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    form = urllib.parse.urlencode(
+        {"csrfmiddlewaretoken": csrf, "username": username, "password": password, "next": "/admin/"}
+    )
+    content_type = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"csrftoken={csrf}"}
+    connection.request("POST", "/admin/login/", form, content_type)
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 302, response.status
+    session = next(c for c in response.headers.get_all("Set-Cookie") if c.startswith("sessionid="))
+    return f"csrftoken={csrf}; {session.split(';')[0]}"
+
+
 @pytest.fixture
 def orders_postgres():
     home = Path(tempfile.mkdtemp(prefix="stocksync-outage-"))
@@ -54,7 +72,9 @@ def test_orders_database_down_is_503_with_a_detail_and_nothing_half_written(orde
     env = manage_env(ORDERS_DATABASE_URL=orders_postgres.url("orders"), LOG_LEVEL="ERROR")
     run([sys.executable, ROOT / "manage.py", "migrate", "--noinput", "-v0"], env=env)
     users = run([sys.executable, ROOT / "manage.py", "createdemousers"], env=env)
-    token = next(line.split("token ")[1].strip() for line in users.splitlines() if "(staff" in line)
+    staff = next(line for line in users.splitlines() if "(staff" in line)
+    token = staff.split("token ")[1].strip()
+    username, password = staff.split()[1], staff.split("password ")[1].split()[0]
     with psycopg.connect(orders_postgres.url("orders"), autocommit=True) as db:
         db.execute(
             "INSERT INTO orders_productreplica (product_id, product_name, unit_price, active, version, replicated_at)"
@@ -81,16 +101,14 @@ def test_orders_database_down_is_503_with_a_detail_and_nothing_half_written(orde
             time.sleep(0.2)
         placed = request(port, "POST", "/order-service/user-1/orders", ORDER, {**auth, "Idempotency-Key": "before"})
         assert placed[0] == 201, placed
+        session = admin_login(port, username, password)  # the admin and the live page read the session
 
         orders_postgres.stop()
         status, headers, body = request(
             port, "POST", "/order-service/user-1/orders", ORDER, {**auth, "Idempotency-Key": "during"}
         )
         ready_status, _, ready_body = request(port, "GET", "/readyz")
-        pages = {
-            path: request(port, "GET", path, headers={"Authorization": f"Token {token}"})
-            for path in ("/admin/", "/live/")
-        }
+        pages = {path: request(port, "GET", path, headers={"Cookie": session}) for path in ("/admin/", "/live/")}
 
         assert status == 503, body
         assert headers["Content-Type"] == "application/json"

@@ -12,9 +12,7 @@ pytestmark = pytest.mark.integration
 
 def test_every_message_arrives_once_in_order_per_key_with_its_headers(topics, monkeypatch):
     results, letters = topics["ORDER_RESULTS_TOPIC"], topics["ORDER_EVENTS_TOPIC"] + "-dlt"
-    # Small calls and a small queue, so that one send takes several produce_batch calls
-    # and waits for room between them.
-    monkeypatch.setattr(ConfirmedPublisher, "BATCH_MESSAGES", 70)
+    # A small queue, so that one send fills it and waits for room (acknowledgements) midway.
     monkeypatch.setattr(ConfirmedPublisher, "QUEUE_MESSAGES", 150)
     publisher = ConfirmedPublisher()
     outgoing = []

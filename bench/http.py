@@ -83,7 +83,10 @@ def main(argv: list[str] | None = None) -> None:
         "--server", choices=sorted(WEB_SERVERS), default="gunicorn", help="the WSGI server (default: %(default)s)"
     )
     parser.add_argument(
-        "--warm-up", type=float, default=20, help="seconds of load on ours before measuring, after 60 s on the broker"
+        "--warm-up",
+        type=float,
+        default=20,
+        help="seconds of load on each of ours before measuring, after 60 s on the broker",
     )
     args = parser.parse_args(argv)
     if not shutil.which("wrk"):
@@ -104,8 +107,8 @@ def main(argv: list[str] | None = None) -> None:
         try:
             # Warm up each (the broker itself was warmed above: see warm_broker).
             progress(f"warming up for {args.warm_up:g} s")
-            wrk(OURS, args.warm_up / 2, args.connections, token)
-            wrk(OURS, args.warm_up / 2, args.connections, token, port=WEB_PORT + 1)
+            wrk(OURS, args.warm_up, args.connections, token)
+            wrk(OURS, args.warm_up, args.connections, token, port=WEB_PORT + 1)
             wrk(BARE, 2, args.connections, token)
             processes = {
                 "web, fast layer": [web.pid],

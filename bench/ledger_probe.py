@@ -1,4 +1,4 @@
-"""How the consumer asks the ledger what it already decided, five ways, on one PostgreSQL.
+"""How the fast layer asks the ledger what it already decided, four ways, on one PostgreSQL.
 
     python -m bench.ledger_probe [--ledger 200000] [--batch 5000]
 
@@ -13,9 +13,7 @@ execution time, the best of 5), inside the same transaction as the consumer's:
   batch reads, and a large one found to hold a redelivered order, one scan of the
   ledger's index for the batch;
 * ``IN (…)`` over the same parameter: a nested loop starting an index scan per orderId;
-* ``IN (…)`` over them sorted first;
-* ``IN (…)`` over the temporary table they were COPY'd into: what the consumer sent before
-  (the COPY itself not timed).
+* ``IN (…)`` over them sorted first.
 """
 
 from __future__ import annotations
@@ -67,20 +65,15 @@ def main(argv: list[str] | None = None) -> None:
             "= ANY(ARRAY(...)): a small batch's, and a redelivered one's": stock_sql.DECIDED.format(orders=lines),
             "IN (...)": probe_in.format(orders=lines),
             "IN (...), orderIds sorted": probe_in.format(orders=f"SELECT o FROM ({lines}) AS s(o) ORDER BY 1"),
-            "IN (...) over a temporary table: before": probe_in.format(**stock_sql.FROM_STAGING),
         }
         table = []
         for name, query in ways.items():
             best = float("inf")
             for _ in range(REPEATS):
                 with transaction.atomic(using="catalog"), connections["catalog"].cursor() as cursor:
-                    if "stock_batch" in query:
-                        cursor.execute(stock_sql.STAGING)
-                        with cursor.copy("COPY stock_batch (order_id, product_id) FROM STDIN") as copy:
-                            copy.write("".join(f"{order}\tP\n" for order in orders.split("\n")))
                     cursor.execute(stock_sql.PLAN)
                     params = [orders, ""] if query.count("%s") == 2 else [orders]  # no cancellations in the batch
-                    cursor.execute("EXPLAIN ANALYZE " + query, [] if "stock_batch" in query else params)
+                    cursor.execute("EXPLAIN ANALYZE " + query, params)
                     plan = "\n".join(r[0] for r in cursor.fetchall())
                 best = min(best, float(re.search(r"Execution Time: ([\d.]+) ms", plan).group(1)))
             table.append(

@@ -83,7 +83,7 @@ def test_ledger_probe_benchmark():
     out = run_bench("bench.ledger_probe", "--ledger", "2000", "--batch", "100")
     assert value(out, "ledger probe, cancellations only: a large batch's, assumed new") > 0
     assert value(out, "ledger probe, = ANY(ARRAY(...)): a small batch's, and a redelivered one's") > 0
-    assert value(out, "ledger probe, IN (...) over a temporary table: before") > 0
+    assert value(out, "ledger probe, IN (...), orderIds sorted") > 0
 
 
 def test_ab_benchmark():

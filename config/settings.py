@@ -276,6 +276,12 @@ CONSUMER_BATCH_WAIT_SECONDS = float(os.environ.get("CONSUMER_BATCH_WAIT_SECONDS"
 # property test holds them equal); turn it on to drain a backlog on PostgreSQL.
 # `runconsumer --fast` / `--no-fast` overrides it for one command.
 CONSUMER_FAST = env_bool("CONSUMER_FAST", False)
+if CONSUMER_FAST and any(db["ENGINE"] != "django.db.backends.postgresql" for db in DATABASES.values()):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "CONSUMER_FAST=true needs PostgreSQL for both databases (ORDERS_DATABASE_URL, CATALOG_DATABASE_URL)"
+    )
 # With the fast layer: auto (the default) pipelines `runconsumer` in one process, not the
 # members of `runconsumer --processes N` (they already share the cores); true / false: always / never.
 CONSUMER_PIPELINE = (

@@ -8,6 +8,7 @@ import sys
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
 from config.health import check_broker, check_database
 from config.routers import CATALOG_DB
@@ -63,6 +64,8 @@ class Command(BaseCommand):
             raise CommandError("--topic must not be empty")
         if options["check"]:
             raise SystemExit(consumer_health_report(self.stdout, options))
+        if options["fast"] and connections[CATALOG_DB].vendor != "postgresql":
+            raise CommandError("--fast needs PostgreSQL (set CATALOG_DATABASE_URL); without it, run --no-fast")
         if options["processes"] > 1:
             raise SystemExit(self._run_members(options))
         run_consumer(name="runconsumer", topic=options["topic"], offset_reset=options["offset_reset"], options=options)

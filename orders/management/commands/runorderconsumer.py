@@ -1,6 +1,7 @@
 """``python manage.py runorderconsumer``: the order service's side of the sync."""
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
 from kafka_bridge.runner import add_consumer_arguments, run_consumer
 
@@ -15,4 +16,6 @@ class Command(BaseCommand):
         add_consumer_arguments(parser, consumer="runorderconsumer")
 
     def handle(self, *args, **options):
+        if options["fast"] and connections["default"].vendor != "postgresql":
+            raise CommandError("--fast needs PostgreSQL (set ORDERS_DATABASE_URL); without it, run --no-fast")
         run_consumer(name="runorderconsumer", options=options)  # registered in orders/apps.py

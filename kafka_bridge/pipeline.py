@@ -53,16 +53,15 @@ class PipelinedConsumer(BatchConsumer):
         self._inflight: Future[tuple[Batch, BatchResult]] | None = None
 
     def take(self, batch: Batch) -> None:
-        prepared = {
-            topic: handler.prepare(batch.by_topic[topic])
+        preparing = {
+            topic: handler
             for topic, handler in self.handlers.items()
             if topic in batch.by_topic and isinstance(handler, PreparingHandler)
         }
+        ahead = {topic: handler.prepare(batch.by_topic[topic]) for topic, handler in preparing.items()}
         done = self._wait()  # batch N, applied
-        for topic, ahead in prepared.items():  # what N+1 assumed may have moved while N was applied
-            handler = self.handlers[topic]
-            assert isinstance(handler, PreparingHandler)
-            prepared[topic] = handler.ready(batch.by_topic[topic], ahead)
+        # What N+1 assumed may have moved while N was applied.
+        prepared = {topic: handler.ready(batch.by_topic[topic], ahead[topic]) for topic, handler in preparing.items()}
         self._inflight = self._applier.submit(self._apply_prepared, batch, prepared)
         if done is not None:
             self.publish(*done)

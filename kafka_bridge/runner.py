@@ -72,8 +72,9 @@ def run_consumer(
     of its default (``runconsumer --topic``). ``options["fast"]``: the app's fast handlers, in
     ``kafka_bridge.pipeline``'s loop unless ``CONSUMER_PIPELINE`` is false."""
     spec = consumer_registered(name)
-    fast = bool(options.get("fast")) and spec.fast_handlers is not None
-    handlers = spec.fast_handlers() if fast and spec.fast_handlers is not None else spec.handlers()
+    fast_handlers = spec.fast_handlers if options.get("fast") else None
+    fast = fast_handlers is not None
+    handlers = (fast_handlers or spec.handlers)()
     if topic is not None:
         (handler,) = handlers.values()
         handlers = {topic: handler}

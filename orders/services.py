@@ -113,13 +113,13 @@ def order_apply_results(*, records: list[Record[OrderResult]]) -> Applied:
     """
     with transaction.atomic():
         order_ids = sorted({r.event.order_id for r in records if could_be_order_id(r.event.order_id)})
-        statuses = dict(
-            Order.objects.select_for_update()
+        statuses = {
+            str(order_id): status
+            for order_id, status in Order.objects.select_for_update()
             .filter(order_id__in=order_ids)
             .order_by("order_id")  # every writer of several orders locks them in this order
             .values_list("order_id", "status")
-        )
-        statuses = {str(order_id): status for order_id, status in statuses.items()}
+        }
         result, changes = results_to_changes(records, statuses)
         now = timezone.now()
         for order_id, (status, reason) in changes.items():

@@ -30,7 +30,8 @@ from django.db import IntegrityError, connections, router
 from django.utils import timezone
 
 from kafka_bridge.outbox import OutboxRow
-from orders.fast.services import order_unsaved
+from orders.fast.order_sql import place_ctes, place_params
+from orders.fast.services import order_unsaved, placement_refused
 from orders.idempotency import (
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
@@ -38,38 +39,21 @@ from orders.idempotency import (
     idempotency_key_expiry,
     order_place_idempotent,
 )
-from orders.models import IdempotencyKey, Order, OutboxEvent, ProductReplica
+from orders.models import IdempotencyKey, Order
 from orders.outbox import order_event, outbox_publish_order_event
-from orders.selectors import OrderTerms
-from orders.services import order_refusal
 
 
 def _statement(using: str) -> str:
-    quote = connections[using].ops.quote_name
-    replica, order, outbox, keys = (
-        quote(m._meta.db_table) for m in (ProductReplica, Order, OutboxEvent, IdempotencyKey)
-    )
+    keys = connections[using].ops.quote_name(IdempotencyKey._meta.db_table)
+    # The order is placed only if this statement holds the key's lock and the key is new.
+    placing = place_ctes(using, only_if="(SELECT locked FROM gate) AND NOT EXISTS (SELECT 1 FROM existing)")
     return f"""
 WITH gate AS (
     SELECT pg_try_advisory_xact_lock(hashtextextended(%(lock)s, 0)) AS locked
 ), existing AS (
     SELECT fingerprint, response_body::text AS body, created_at FROM {keys}
     WHERE client = %(client)s AND key = %(key)s
-), terms AS (
-    SELECT unit_price, active FROM {replica} WHERE product_id = %(product_id)s
-), placed AS (
-    INSERT INTO {order} (order_id, user_id, product_id, qty, unit_price, total_price, status, reason, created_at)
-    SELECT %(order_id)s, %(user_id)s, %(product_id)s, %(qty)s, %(unit_price)s, %(total_price)s, %(status)s, '',
-        %(created_at)s
-    FROM terms, gate
-    WHERE gate.locked AND NOT EXISTS (SELECT 1 FROM existing)
-        AND terms.active AND terms.unit_price = %(unit_price)s
-    RETURNING id
-), announced AS (
-    INSERT INTO {outbox} (topic, key, subject_id, payload, created_at, attempts, last_error)
-    SELECT %(topic)s, %(product_id)s, %(subject_id)s, %(payload)s, %(created_at)s, 0, '' FROM placed
-    RETURNING id
-), keyed AS (
+), {placing}, keyed AS (
     INSERT INTO {keys} (client, key, fingerprint, order_id, response_body, created_at)
     SELECT %(client)s, %(key)s, %(fingerprint)s, placed.id, %(body)s::jsonb, %(created_at)s FROM placed
     RETURNING id
@@ -105,22 +89,12 @@ def order_place_idempotent_fast(
     payload = order_event(order).to_json()
     topic = settings.ORDER_EVENTS_TOPIC
     params = {
+        **place_params(order=order, topic=topic, payload=payload),
         # As orders.idempotency locks it: a newline cannot occur in a key (printable ASCII).
         "lock": f"{client}\n{key}",
         "client": client,
         "key": key,
         "fingerprint": fingerprint,
-        "product_id": product_id,
-        "order_id": order.order_id,
-        "user_id": user_id,
-        "qty": qty,
-        "unit_price": unit_price,
-        "total_price": order.total_price,
-        "status": order.status,
-        "created_at": order.created_at,
-        "topic": topic,
-        "subject_id": str(order.order_id),
-        "payload": payload,
         "body": json.dumps(body),
     }
     try:
@@ -138,9 +112,6 @@ def order_place_idempotent_fast(
             raise IdempotencyKeyReused
         return Placed(json.loads(stored_body), replayed=True)
     if order_pk is None or outbox_pk is None:
-        terms = None if price is None else OrderTerms(int(price), bool(active))
-        refusal = order_refusal(product_id=product_id, unit_price=unit_price, terms=terms)
-        assert refusal is not None  # the statement inserts exactly when the terms accept the order
-        raise refusal
+        raise placement_refused(product_id=product_id, unit_price=unit_price, price=price, active=active)
     outbox_publish_order_event(row=OutboxRow(outbox_pk, topic, product_id, payload), using=using)
     return Placed(body, replayed=False)

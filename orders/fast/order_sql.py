@@ -37,39 +37,33 @@ class Placed(NamedTuple):
     outbox_pk: int | None
 
 
-def _statement(using: str) -> str:
+def place_ctes(using: str, *, only_if: str = "true") -> str:
+    """The CTEs that place an order, for a statement to build on: ``terms`` (the replica's),
+    ``placed`` (the order, inserted if the terms accept it and ``only_if``, an SQL
+    condition, holds) and ``announced`` (its outbox row). Parameters: ``place_params``'s."""
     quote = connections[using].ops.quote_name
     replica, order, outbox = (quote(m._meta.db_table) for m in (ProductReplica, Order, OutboxEvent))
     # The order's columns are the model's (status_changed_at stays NULL until the catalog
-    # answers); the outbox row's are those of kafka_bridge.outbox.outbox_record.
+    # answers); the outbox row's are the model's too, as OutboxEvent.objects.create fills them.
     return f"""
-WITH terms AS (
+terms AS (
     SELECT unit_price, active FROM {replica} WHERE product_id = %(product_id)s
 ), placed AS (
     INSERT INTO {order} (order_id, user_id, product_id, qty, unit_price, total_price, status, reason, created_at)
     SELECT %(order_id)s, %(user_id)s, %(product_id)s, %(qty)s, %(unit_price)s, %(total_price)s, %(status)s, '',
         %(created_at)s
-    FROM terms WHERE terms.active AND terms.unit_price = %(unit_price)s
+    FROM terms WHERE ({only_if}) AND terms.active AND terms.unit_price = %(unit_price)s
     RETURNING id
 ), announced AS (
     INSERT INTO {outbox} (topic, key, subject_id, payload, created_at, attempts, last_error)
-    SELECT %(topic)s, %(key)s, %(subject_id)s, %(payload)s, %(created_at)s, 0, '' FROM placed
+    SELECT %(topic)s, %(product_id)s, %(subject_id)s, %(payload)s, %(created_at)s, 0, '' FROM placed
     RETURNING id
-)
-SELECT terms.unit_price, terms.active, placed.id, announced.id
-FROM terms LEFT JOIN placed ON true LEFT JOIN announced ON true
-"""  # noqa: S608 - table names are the models', quoted
+)"""  # noqa: S608 - table names are the models', quoted
 
 
-_statements: dict[str, str] = {}
-
-
-def order_place_sql(*, order: Order, topic: str, payload: bytes, using: str) -> Placed:
-    """Insert ``order`` (not yet saved, every field set) and its event's outbox row, if the
-    replica knows its product, has it for sale and at its unit price; in one statement."""
-    if using not in _statements:
-        _statements[using] = _statement(using)
-    params = {
+def place_params(*, order: Order, topic: str, payload: bytes) -> dict:
+    """``place_ctes``'s parameters for ``order`` (not yet saved, every field set) and its event."""
+    return {
         "product_id": order.product_id,
         "order_id": order.order_id,
         "user_id": order.user_id,
@@ -79,12 +73,25 @@ def order_place_sql(*, order: Order, topic: str, payload: bytes, using: str) -> 
         "status": order.status,
         "created_at": order.created_at,
         "topic": topic,
-        "key": order.product_id,
         "subject_id": str(order.order_id),
         "payload": payload,
     }
+
+
+_statements: dict[str, str] = {}
+
+
+def order_place_sql(*, order: Order, topic: str, payload: bytes, using: str) -> Placed:
+    """Insert ``order`` (not yet saved, every field set) and its event's outbox row, if the
+    replica knows its product, has it for sale and at its unit price; in one statement."""
+    if using not in _statements:
+        _statements[using] = (
+            f"WITH {place_ctes(using)}\n"
+            "SELECT terms.unit_price, terms.active, placed.id, announced.id\n"
+            "FROM terms LEFT JOIN placed ON true LEFT JOIN announced ON true"
+        )
     with connections[using].cursor() as cursor:
-        cursor.execute(_statements[using], params)
+        cursor.execute(_statements[using], place_params(order=order, topic=topic, payload=payload))
         row = cursor.fetchone()
     if row is None:
         return Placed(None, None, None, None)

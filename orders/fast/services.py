@@ -29,6 +29,15 @@ def order_unsaved(*, user_id: str, product_id: str, qty: int, unit_price: int) -
     )
 
 
+def placement_refused(*, product_id: str, unit_price: int, price: int | None, active: bool | None) -> Exception:
+    """Why a placing statement inserted nothing, from the replica's terms as it read them
+    (``price`` None: the product is unknown)."""
+    terms = None if price is None else OrderTerms(int(price), bool(active))
+    refusal = order_refusal(product_id=product_id, unit_price=unit_price, terms=terms)
+    assert refusal is not None  # the statement inserts exactly when the terms accept the order
+    return refusal
+
+
 def order_create_fast(*, user_id: str, product_id: str, qty: int, unit_price: int) -> Order:
     """``orders.services.order_create`` in one statement: the replica's terms checked, the
     order and its outbox row inserted, or nothing. The event is then handed to the
@@ -40,10 +49,9 @@ def order_create_fast(*, user_id: str, product_id: str, qty: int, unit_price: in
     payload = order_event(order).to_json()
     placed = order_place_sql(order=order, topic=topic, payload=payload, using=using)
     if placed.order_pk is None or placed.outbox_pk is None:
-        terms = None if placed.unit_price is None else OrderTerms(placed.unit_price, bool(placed.active))
-        refusal = order_refusal(product_id=product_id, unit_price=unit_price, terms=terms)
-        assert refusal is not None  # the statement inserts exactly when the terms accept the order
-        raise refusal
+        raise placement_refused(
+            product_id=product_id, unit_price=unit_price, price=placed.unit_price, active=placed.active
+        )
     order.pk = placed.order_pk
     order._state.adding, order._state.db = False, using  # as Model.save() leaves a saved instance
     outbox_publish_order_event(row=OutboxRow(placed.outbox_pk, topic, product_id, payload), using=using)

@@ -66,6 +66,7 @@ lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache  # the layering: .importlinter
+	$(PY) manage.py contracts --check  # each topic's compatibility rule: contracts/topics.py
 
 kafka-start: $(KAFKA_STAMP)
 	bin/kafka-server start

@@ -72,8 +72,8 @@ def produce_events(topic: str, product_ids: list[str], n: int) -> None:
 
     from confluent_kafka import Producer
 
+    from contracts.events import OrderEvent
     from kafka_bridge.config import client_config
-    from kafka_bridge.events import OrderEvent
 
     producer = Producer(
         client_config(**{"linger.ms": 50, "batch.size": 1_000_000, "queue.buffering.max.messages": 1_000_000})

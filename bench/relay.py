@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
 
         from django.conf import settings
 
-        from kafka_bridge.events import OrderEvent
+        from contracts.events import OrderEvent
         from kafka_bridge.outbox import outbox_relay_pending, relay_producer
         from kafka_bridge.topics import topics_ensure
         from orders.models import OutboxEvent

@@ -6,7 +6,7 @@ from django.conf import settings
 
 from catalog.services import StockDecided, stock_apply_order_events
 from config.routers import CATALOG_DB
-from kafka_bridge.events import OrderEvent, OrderResult
+from contracts.events import OrderEvent, OrderResult
 from kafka_bridge.handlers import DatabaseBatchHandler
 from kafka_bridge.messages import BatchResult, Outgoing, Record
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from kafka_bridge.events import (
+from contracts.events import (
     CANCELLED,
     CANCELLED_FIRST,
     CONFIRMED,

@@ -12,7 +12,7 @@ from django.utils import timezone
 from catalog.models import OutboxEvent, Product, StockMovement
 from catalog.reservations import APPLIED, Decided, Decisions, ProductState, reserve_or_reject
 from config.routers import CATALOG_DB
-from kafka_bridge.events import OrderEvent, OrderResult, ProductSnapshot
+from contracts.events import OrderEvent, OrderResult, ProductSnapshot
 from kafka_bridge.faults import crash_point
 from kafka_bridge.messages import DeadLetter, Record
 from kafka_bridge.outbox import OutboxRow, outbox_send

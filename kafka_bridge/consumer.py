@@ -29,7 +29,6 @@ from django.conf import settings
 
 from kafka_bridge.config import consumer_config
 from kafka_bridge.deadletters import dead_letter_message
-from kafka_bridge.events import InvalidEvent
 from kafka_bridge.faults import crash_point
 from kafka_bridge.heartbeat import Heartbeat
 from kafka_bridge.messages import (
@@ -217,7 +216,7 @@ class BatchConsumer:
         value = message.value()
         try:
             event = self.handlers[topic].decode(value)
-        except InvalidEvent as exc:
+        except ValueError as exc:  # the handler's word: this message can never be applied
             batch.letters.append(DeadLetter(SourceMessage.of(message), str(exc), type(exc).__name__))
             return
         record = Record(topic, partition, offset, message.timestamp()[1], message.key(), value, event)

@@ -139,7 +139,8 @@ class BatchHandler(Protocol[T]):
     transient_errors: tuple[type[BaseException], ...]
 
     def decode(self, value: bytes | None) -> T:
-        """Parse one message value; raise ``InvalidEvent`` if it can never be applied."""
+        """Parse one message value; raise ``ValueError``, saying why, if it can never be applied
+        (it is dead-lettered with that reason)."""
 
     def apply(self, records: list[Record[T]]) -> BatchResult:
         """Apply the records in one transaction; idempotent for records already applied."""

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from config.pagination import StandardPagination
 from config.throttling import OrderPlacementThrottle
-from kafka_bridge.events import MAX_ID_LENGTH
+from contracts.events import MAX_ID_LENGTH
 from orders.filters import OrderFilter
 from orders.idempotency import (
     IdempotencyKeyInFlight,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kafka_bridge.events import OrderResult, ProductSnapshot
+from contracts.events import OrderResult, ProductSnapshot
 from kafka_bridge.handlers import DatabaseBatchHandler
 from kafka_bridge.messages import BatchResult, Record
 from orders.services import order_apply_results, replica_apply_snapshots

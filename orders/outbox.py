@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from kafka_bridge.events import ORDER_PLACED, OrderEvent
+from contracts.events import ORDER_PLACED, OrderEvent
 from kafka_bridge.outbox import OutboxRow, outbox_publish_on_commit, outbox_send
 from orders.models import Order, OutboxEvent
 

@@ -2,7 +2,7 @@ import re
 
 from rest_framework import serializers
 
-from kafka_bridge.events import MAX_ID_LENGTH, MAX_MONEY, MAX_QTY
+from contracts.events import MAX_ID_LENGTH, MAX_MONEY, MAX_QTY
 from orders.models import Order
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from kafka_bridge.events import ORDER_CANCELLED, OrderResult, ProductSnapshot
+from contracts.events import ORDER_CANCELLED, OrderResult, ProductSnapshot
 from kafka_bridge.messages import Record
 from orders.models import Order, ProductReplica
 from orders.outbox import outbox_send_order_event

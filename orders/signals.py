@@ -3,7 +3,7 @@
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from kafka_bridge.events import ORDER_PLACED
+from contracts.events import ORDER_PLACED
 from orders.models import Order
 from orders.outbox import outbox_send_order_event
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TypeVar
 
-from kafka_bridge.events import ORDER_PLACED, OrderEvent
+from contracts.events import ORDER_PLACED, OrderEvent
 from kafka_bridge.messages import Record
 
 T = TypeVar("T")

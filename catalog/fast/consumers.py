@@ -7,7 +7,7 @@ from catalog.consumers import OrderEventsHandler, batch_result, order_replies
 from catalog.fast.forecast import Forecast, StockForecaster
 from catalog.fast.services import stock_apply_order_events_fast
 from catalog.fast.stock_sql import ledger_ahead, read_lines
-from kafka_bridge.events import OrderEvent
+from contracts.events import OrderEvent
 from kafka_bridge.messages import BatchResult, Record
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalog.reservations import Decided, Decisions, ProductState, reserve_or_reject
-from kafka_bridge.events import OrderEvent
+from contracts.events import OrderEvent
 from kafka_bridge.messages import Record
 
 # After a wrong forecast, this many batches are decided by the applier alone.

@@ -12,7 +12,7 @@ from catalog.fast.stock_sql import is_ledger_duplicate, stock_read_batch_sql, st
 from catalog.reservations import Decisions, ProductState, reserve_or_reject
 from catalog.services import StockDecided
 from config.routers import CATALOG_DB
-from kafka_bridge.events import OrderEvent
+from contracts.events import OrderEvent
 from kafka_bridge.faults import crash_point
 from kafka_bridge.messages import Record
 

@@ -42,7 +42,7 @@ from django.utils import timezone
 from psycopg import Cursor
 
 from catalog.reservations import CANCEL, ORDER, Decided, Decisions, Movement, ProductState
-from kafka_bridge.events import OrderEvent
+from contracts.events import OrderEvent
 from kafka_bridge.messages import Record
 
 # Batches up to this many events go as arrays, larger ones through COPY.

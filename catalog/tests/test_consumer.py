@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from catalog.models import StockMovement
-from kafka_bridge.events import OrderEvent
+from contracts.events import OrderEvent
 from testsupport.helpers import ROOT, consume_orders, manage, produce, stock_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases=["default", "catalog"], transaction=True)]

@@ -20,7 +20,7 @@ from catalog.consumers import OrderEventsHandler
 from catalog.fast import stock_sql
 from catalog.fast.consumers import FastOrderEventsHandler
 from catalog.models import Product, StockMovement
-from kafka_bridge.events import ORDER_CANCELLED, ORDER_PLACED, OrderEvent
+from contracts.events import ORDER_CANCELLED, ORDER_PLACED, OrderEvent
 from kafka_bridge.messages import Record
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(databases=["default", "catalog"], transaction=True)]

@@ -18,7 +18,7 @@ from catalog.reservations import (
     ProductState,
     reserve_or_reject,
 )
-from kafka_bridge.events import ORDER_CANCELLED
+from contracts.events import ORDER_CANCELLED
 from testsupport.factories import order_records as batch
 
 

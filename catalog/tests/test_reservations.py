@@ -1,7 +1,7 @@
 """The catalog's decision rules, without a database."""
 
 from catalog.reservations import Decided, ProductState, reserve_or_reject
-from kafka_bridge.events import ORDER_CANCELLED, ORDER_PLACED, OrderEvent
+from contracts.events import ORDER_CANCELLED, ORDER_PLACED, OrderEvent
 from testsupport.factories import record
 
 

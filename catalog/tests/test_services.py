@@ -16,7 +16,7 @@ from catalog.fast import stock_sql
 from catalog.fast.consumers import FastOrderEventsHandler
 from catalog.fast.services import stock_apply_order_events_fast
 from catalog.models import OutboxEvent, Product, StockMovement
-from kafka_bridge.events import ORDER_CANCELLED
+from contracts.events import ORDER_CANCELLED
 from testsupport.factories import order_records
 
 pytestmark = pytest.mark.django_db(databases=["default", "catalog"], transaction=True)

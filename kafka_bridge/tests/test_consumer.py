@@ -13,9 +13,9 @@ from confluent_kafka import Consumer, TopicPartition
 import kafka_bridge.consumer
 from catalog.consumers import OrderEventsHandler
 from catalog.models import StockMovement
+from contracts.events import OrderEvent
 from kafka_bridge.config import client_config, dead_letter_topic
 from kafka_bridge.consumer import BatchConsumer
-from kafka_bridge.events import OrderEvent
 from testsupport.helpers import consume_orders, group_member, manage, manage_env, produce, read_topic, stock_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases=["default", "catalog"], transaction=True)]

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from catalog.models import StockMovement
-from kafka_bridge.events import OrderEvent
+from contracts.events import OrderEvent
 from testsupport.helpers import consume_orders, manage, produce, stock_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases=["default", "catalog"], transaction=True)]

@@ -98,7 +98,7 @@ def test_metrics_show_orders_decisions_backlog_and_lag(topics, replica):
 def test_consumer_serves_its_own_metrics(topic, products):
     import urllib.request
 
-    from kafka_bridge.events import OrderEvent
+    from contracts.events import OrderEvent
 
     produce(topic, [b"not json", OrderEvent("CATALOG-002", 1, 1000, 1000, "o-metrics", "u").to_json()])
     consumer = manage("runconsumer", "--group-id", f"m-{uuid.uuid4().hex[:6]}", "--metrics-port", "29101")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kafka_bridge.events import OrderResult
+from contracts.events import OrderResult
 from kafka_bridge.messages import BatchResult, Record
 from orders.consumers import OrderResultsHandler
 from orders.fast.services import order_apply_results_fast

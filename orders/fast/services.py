@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import router, transaction
 from django.utils import timezone
 
-from kafka_bridge.events import OrderResult
+from contracts.events import OrderResult
 from kafka_bridge.messages import Record
 from kafka_bridge.outbox import OutboxRow
 from orders.fast.order_sql import order_place_sql, order_statuses_lock_sql, order_statuses_write_sql

@@ -11,7 +11,7 @@ import pytest
 from django.db import connections
 
 from catalog.models import Product, StockMovement
-from kafka_bridge.events import OrderResult
+from contracts.events import OrderResult
 from kafka_bridge.producer import shutdown_publisher
 from orders.models import Order, ProductReplica
 from orders.services import order_create

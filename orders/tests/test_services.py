@@ -7,7 +7,7 @@ import pytest
 from django.db.models.signals import post_save
 from django.test import override_settings
 
-from kafka_bridge.events import OrderResult, ProductSnapshot
+from contracts.events import OrderResult, ProductSnapshot
 from orders import services
 from orders.fast.services import order_apply_results_fast, order_create_fast
 from orders.models import Order, OutboxEvent, ProductReplica
@@ -47,7 +47,9 @@ def result(order: Order, status: str, reason: str = "") -> OrderResult:
 
 
 def snapshot(version: int, *, price: int = 1000, active: bool = True, product_id: str = "P-1") -> ProductSnapshot:
-    return ProductSnapshot(product_id, f"v{version}", price, active, version)
+    return ProductSnapshot(
+        product_id=product_id, product_name=f"v{version}", unit_price=price, active=active, version=version
+    )
 
 
 def status_of(order: Order) -> tuple[str, str]:

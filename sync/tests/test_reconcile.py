@@ -125,7 +125,7 @@ def test_order_still_pending_after_the_catalog_decided_is_reported(replica):
 
 @override_settings(OUTBOX_PUBLISH_ON_COMMIT=False)
 def test_cancellation_not_applied_is_reported_and_in_sync_once_it_is(replica):
-    from kafka_bridge.events import ORDER_CANCELLED
+    from contracts.events import ORDER_CANCELLED
     from orders.services import order_cancel
 
     order = order_create(user_id="u", product_id="CATALOG-001", qty=5, unit_price=1000)

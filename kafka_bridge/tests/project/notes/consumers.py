@@ -3,7 +3,6 @@ import json
 from django.db import transaction
 from prometheus_client.core import GaugeMetricFamily
 
-from kafka_bridge.events import InvalidEvent
 from kafka_bridge.handlers import DatabaseBatchHandler
 from kafka_bridge.messages import BatchResult, Record
 from kafka_bridge.tests.project.notes.models import NoteRead
@@ -14,9 +13,9 @@ class NotesHandler(DatabaseBatchHandler):
         try:
             note = json.loads(value or b"")
         except ValueError as exc:
-            raise InvalidEvent(f"not JSON: {exc}") from exc
+            raise ValueError(f"not JSON: {exc}") from exc
         if not isinstance(note, dict) or "id" not in note:
-            raise InvalidEvent("a note needs an id")
+            raise ValueError("a note needs an id")
         return note
 
     def apply(self, records: list[Record[dict]]) -> BatchResult:

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kafka_bridge.events import (
+from contracts.events import (
     EVENT_TYPES,
     MAX_MONEY,
     MAX_QTY,

@@ -192,7 +192,11 @@ IDEMPOTENCY_KEY_TTL_HOURS = float(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "2
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "stocksync",
-    "DESCRIPTION": "Orders lower catalog stock through Apache Kafka.",
+    "DESCRIPTION": (
+        "Orders lower catalog stock through Apache Kafka. This is the HTTP side; the Kafka side's "
+        "contract (topics, messages, keys, compatibility rules) is the AsyncAPI document: "
+        "[/api/asyncapi/page/](/api/asyncapi/page/) ([JSON](/api/asyncapi/), [YAML](/api/asyncapi/?format=yaml))."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

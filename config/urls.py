@@ -11,6 +11,7 @@ from kafka_bridge.metrics import metrics_view
 from orders.apis import OrderViewSet, UserOrdersApi
 from sync import readiness
 from sync.apis import OrderJourneyApi
+from sync.asyncapi import asyncapi_document, asyncapi_page
 from sync.views import home, labs, live_data, live_page, sync_page
 
 router = DefaultRouter()
@@ -38,6 +39,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # The Kafka side's contract (contracts/): AsyncAPI 3.0, and the same as a page.
+    path("api/asyncapi/", asyncapi_document, name="asyncapi"),
+    path("api/asyncapi/page/", asyncapi_page, name="asyncapi-page"),
     path("admin/sync/", admin.site.admin_view(sync_page), name="admin-sync"),
     # The flow, live: a page that redraws itself each second from live/data (staff).
     path("live/", admin.site.admin_view(live_page), name="live"),

@@ -79,3 +79,18 @@ def test_order_in_the_browsable_api_shows_up_in_the_admin(page, live_server, top
     content = page.content()
     assert "Outbox backlog" in content and "Dead letters" in content and "catalog-service" in content
     page.screenshot(path=SHOTS / "4-sync.png", full_page=True)
+
+
+def test_the_kafka_contract_page_renders_offline_and_is_linked_from_the_api_docs(page, live_server):
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url))
+    page.goto(f"{live_server.url}/api/docs/")
+    link = page.get_by_role("link", name="/api/asyncapi/page/").first
+    assert link.get_attribute("href") == "/api/asyncapi/page/"  # Swagger UI opens it in a new tab
+    page.goto(f"{live_server.url}/api/asyncapi/page/")
+    for topic in ("example-catalog-topic", "catalog-order-results", "catalog-products"):
+        assert page.locator(f"section[id='{topic}'] h2").inner_text().startswith(topic)
+    assert page.locator("section[id='example-catalog-topic'] .rule").inner_text() == "BACKWARD_TRANSITIVE"
+    page.screenshot(path=SHOTS / "5-asyncapi.png", full_page=True)
+    page_requests = [url for url in fetched if "/api/asyncapi/page/" in url or not url.startswith(live_server.url)]
+    assert all(url.startswith(live_server.url) for url in page_requests), page_requests  # nothing from elsewhere

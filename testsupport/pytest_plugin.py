@@ -115,6 +115,15 @@ def pytest_unconfigure(config):
     services.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _published_messages_match_their_schemas():
+    """Every reply, event and snapshot the tests' own process publishes is checked
+    against contracts/schemas/ as it is serialised."""
+    from testsupport.contracts import check_what_is_published
+
+    check_what_is_published()
+
+
 @pytest.fixture(scope="session")
 def kafka_broker() -> KafkaBroker | KafkaCluster:
     """The broker the session started; tests that stop it skip when it is someone else's."""

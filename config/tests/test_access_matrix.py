@@ -89,6 +89,8 @@ RULES: dict[str, Rule] = {
     "api/schema/": Rule(lambda w: "/api/schema/", {"GET": PUBLIC}),
     "api/docs/": Rule(lambda w: "/api/docs/", {"GET": PUBLIC}),
     "api/redoc/": Rule(lambda w: "/api/redoc/", {"GET": PUBLIC}),
+    "api/asyncapi/": Rule(lambda w: "/api/asyncapi/", {"GET": PUBLIC}),
+    "api/asyncapi/page/": Rule(lambda w: "/api/asyncapi/page/", {"GET": PUBLIC}),
     "api-auth/login/": Rule(lambda w: "/api-auth/login/", {"GET": PUBLIC}),
     "api-auth/logout/": Rule(lambda w: "/api-auth/logout/", {"POST": PUBLIC}),
     "admin/login/": Rule(

@@ -120,7 +120,7 @@ PLACEMENT_RESPONSES = {
 
 WAIT = OpenApiParameter(
     "wait",
-    OpenApiTypes.FLOAT,
+    {"type": "number", "minimum": 0, "maximum": settings.ORDER_WAIT_MAX_SECONDS},
     description="wait up to this many seconds for the order to leave PENDING (CONFIRMED, REJECTED, CANCELLED)",
 )
 

@@ -17,6 +17,8 @@ class UtcIsoDateTimeField(IsoDateTimeField):
     """
 
     def to_python(self, value):
+        if value == "":  # sent but empty: not "no filter", a mistake the client should hear about
+            raise forms.ValidationError("Enter a moment, or leave the parameter out.", code="required")
         moment = super().to_python(value)
         if moment is None:
             return None

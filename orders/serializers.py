@@ -43,7 +43,7 @@ class OrderSerializer(serializers.ModelSerializer):
     unitPrice = serializers.IntegerField(source="unit_price", read_only=True)
     totalPrice = serializers.IntegerField(source="total_price", read_only=True)
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
-    statusChangedAt = serializers.DateTimeField(source="status_changed_at", read_only=True)
+    statusChangedAt = serializers.DateTimeField(source="status_changed_at", read_only=True, allow_null=True)
 
     class Meta:
         model = Order

@@ -280,3 +280,40 @@ def test_the_home_page_says_what_is_running_and_where_to_go(client):
         assert link in text
     assert "manage.py runconsumer" in text and "web server" in text
     assert client.get("/labs/").content.decode().startswith("#")
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("pageSize=null", "pageSize"),
+        ("pageSize=0", "pageSize"),
+        ("pageSize=501", "pageSize"),
+        ("page=0", "page"),
+        ("page=-1", "page"),
+        ("createdBefore=", "createdBefore"),
+        ("status=SHIPPED", "status"),
+    ],
+)
+def test_a_malformed_query_parameter_is_a_400_that_names_it(client, query, field):
+    for path in ("/api/orders/", "/api/catalog/products/") if field.startswith("page") else ("/api/orders/",):
+        response = client.get(f"{path}?{query}")
+        assert response.status_code == 400, (path, response.content)
+        assert field in response.json(), response.json()
+
+
+def test_a_page_past_the_last_is_a_404_and_a_good_page_size_is_kept(client):
+    assert client.get("/api/orders/?page=99").status_code == 404
+    assert client.get("/api/catalog/products/?pageSize=2").json()["results"].__len__() == 2
+
+
+def test_an_api_url_that_matches_no_route_answers_json(client):
+    response = client.get("/api/orders/not-a-uuid/")
+    assert response.status_code == 404 and response.json() == {"detail": "Not found."}
+    assert client.get("/no-such-page/")["Content-Type"].startswith("text/html")
+
+
+def test_the_openapi_schema_documents_the_statuses_of_the_layers_around_the_views(client):
+    paths = client.get("/api/schema/?format=json").json()["paths"]
+    assert set(paths["/api/orders/{orderId}/cancel/"]["post"]["responses"]) >= {"401", "403", "404", "409", "429"}
+    assert set(paths["/api/orders/"]["get"]["responses"]) >= {"400", "401", "403", "404", "429", "503"}
+    assert "403" not in paths["/api/catalog/products/"]["get"]["responses"]  # public: nothing to forbid

@@ -5,13 +5,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from sync.labs import broker_down, catalog_down, ordering, oversell, poison, replay, scale_out
+from sync.labs import broker_down, catalog_down, ordering, oversell, poison, replay, scale_out, schema_change
 from sync.labs.toolkit import Lab, LabFailed
 
 LABS = {  # in the order docs/labs.md tells them
     "catalog-down": catalog_down,
     "broker-down": broker_down,
     "poison": poison,
+    "schema-change": schema_change,
     "replay": replay,
     "scale-out": scale_out,
     "oversell": oversell,

@@ -89,13 +89,23 @@ def _why(reader: Version, writer: Version) -> list[str]:
     for field in (f for f in read if f in wrote):
         if not reads(read[field], wrote[field]):
             was, now = old.schema["properties"][field], new.schema["properties"][field]
-            changes = ", ".join(
-                f"{key} {was.get(key, '-')} → {now.get(key, '-')}"
-                for key in sorted(set(was) | set(now))
-                if was.get(key) != now.get(key) and key not in ("description", "title", "default")
-            )
-            problems.append(f"field '{field}' changed ({changes})")
+            problems.append(f"field '{field}' changed: {_describe(was)} → {_describe(now)}")
     return problems or [f"{reader.label} refuses messages {writer.label} allows"]
+
+
+def _describe(spec: dict[str, Any]) -> str:
+    """A field's schema in a few words: ``integer 1..2147483647``, ``string or null``."""
+    if "anyOf" in spec:
+        return " or ".join(_describe(branch) for branch in spec["anyOf"])
+    if "enum" in spec:
+        return "one of " + ", ".join(map(str, spec["enum"]))
+    low = spec.get("minimum", spec.get("minLength"))
+    high = spec.get("maximum", spec.get("maxLength"))
+    kind = spec.get("type", "anything")
+    if low is None and high is None:
+        return kind
+    span = f"{'' if low is None else low}..{'' if high is None else high}"
+    return f"{kind} {span}" if kind != "string" else f"string of length {span}"
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:

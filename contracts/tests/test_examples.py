@@ -6,7 +6,7 @@ import re
 import orjson
 import pytest
 
-from sync.labs import poison
+from sync.labs import poison, schema_change
 from testsupport.contracts import message_type_of, problems
 from testsupport.helpers import ROOT
 
@@ -49,6 +49,13 @@ def test_each_example_in_the_documents_validates(where, kind, data):
     assert problems(kind, data) == [], f"{where}: not a valid {kind}"
 
 
-def test_the_labs_messages_validate():
-    good = poison.event("CATALOG-001", "order-1", total=poison.QTY * poison.PRICE)
-    assert problems("OrderEvent", good.encode()) == []
+def test_the_labs_messages_validate_and_the_renamed_one_does_not():
+    good = [
+        poison.event("CATALOG-001", "order-1", total=poison.QTY * poison.PRICE),
+        schema_change.line("CATALOG-001", "order-2"),
+        schema_change.line("CATALOG-001", "order-3", couponCode="WELCOME10"),
+    ]
+    for line in good:
+        assert problems("OrderEvent", line.encode()) == [], line
+    renamed = schema_change.renamed_line("CATALOG-001", "order-4")
+    assert problems("OrderEvent", renamed.encode()) == ["(message): 'qty' is a required property"]

@@ -315,6 +315,15 @@ OUTBOX_RELAY_BATCH_SIZE = int(os.environ.get("OUTBOX_RELAY_BATCH_SIZE", "5000"))
 # Publish right after commit from the web process. Off: the relay alone publishes.
 OUTBOX_PUBLISH_ON_COMMIT = env_bool("OUTBOX_PUBLISH_ON_COMMIT", True)
 
+# Distributed tracing (kafka_bridge/tracing.py): off (default), zipkin (spans to ZIPKIN_URL;
+# `make run TRACING=zipkin` starts one), or console (spans printed). Off costs nothing.
+TRACING = os.environ.get("TRACING", "off").strip().lower()
+if TRACING not in {"off", "zipkin", "console"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"TRACING must be 'off', 'zipkin' or 'console', not {TRACING!r}")
+ZIPKIN_URL = os.environ.get("ZIPKIN_URL", "http://127.0.0.1:9411").rstrip("/")
+
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 # human (default): one readable line per event; json: one JSON object per line, with the
 # fields a log pipeline can index (consumer lines about a message carry topic,
@@ -335,7 +344,9 @@ LOGGING = {
             "rename_fields": {"asctime": "time", "levelname": "level", "process": "pid", "name": "logger"},
         },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    # With tracing on, each line carries the trace_id and span_id of the span it was written in.
+    "filters": {"trace_ids": {"()": "kafka_bridge.tracing.TraceIdFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["trace_ids"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

@@ -28,6 +28,8 @@ DEFAULTS = {
     "TOPIC_PARTITIONS": 3,
     "TOPIC_REPLICATION_FACTOR": 1,
     "TOPIC_MIN_INSYNC_REPLICAS": 1,
+    "TRACING": "off",  # kafka_bridge.tracing: off, zipkin or console
+    "ZIPKIN_URL": "http://127.0.0.1:9411",
 }
 
 
@@ -39,3 +41,7 @@ class KafkaBridgeConfig(AppConfig):
         for name, value in DEFAULTS.items():
             if not hasattr(settings, name):
                 setattr(settings, name, value)
+        if settings.TRACING != "off":
+            from kafka_bridge.tracing import tracing_start
+
+            tracing_start()

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from django.conf import settings
 
+from kafka_bridge import tracing
 from kafka_bridge.config import consumer_config
 from kafka_bridge.deadletters import dead_letter_message
 from kafka_bridge.faults import crash_point
@@ -44,6 +45,7 @@ from kafka_bridge.messages import (
 from kafka_bridge.metrics import CONSUMED, observe_applied
 from kafka_bridge.offsets import Offsets, commit_failed
 from kafka_bridge.producer import ConfirmedPublisher
+from kafka_bridge.tracing import consuming
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +135,8 @@ class BatchConsumer:
         result = BatchResult()
         for topic, records in batch.by_topic.items():
             started = time.monotonic()
-            applied = self.apply(self.handlers[topic], records)
+            with consuming(topic, records):  # the records' spans (tracing on; else nothing)
+                applied = self.apply(self.handlers[topic], records)
             observe_applied(topic, records, started, applied)
             result += applied
         crash_point("consumer.after_db_commit")
@@ -213,6 +216,8 @@ class BatchConsumer:
     def _decode(self, message: Message, batch: Batch) -> None:
         topic, partition, offset = position(message)
         batch.ends[topic, partition] = offset + 1  # a fetch holds each partition's messages in order
+        if tracing.ENABLED:
+            tracing.remember(topic, partition, offset, message.headers())
         value = message.value()
         try:
             event = self.handlers[topic].decode(value)

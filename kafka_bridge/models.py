@@ -22,6 +22,10 @@ class OutboxEventBase(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
+    # The W3C traceparent of the request that wrote the row ("" with tracing off), so the
+    # message keeps its order's trace whoever sends it (kafka_bridge.tracing). The
+    # database default serves the fast layer's inserts, which name their columns.
+    traceparent = models.CharField(max_length=55, blank=True, default="", db_default="")
 
     class Meta:
         abstract = True

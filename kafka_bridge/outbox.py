@@ -33,6 +33,7 @@ from kafka_bridge.config import producer_config
 from kafka_bridge.faults import crash_point
 from kafka_bridge.models import OutboxEventBase
 from kafka_bridge.producer import deliver, get_publisher
+from kafka_bridge.tracing import send_headers, traceparent_now
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class OutboxRow(NamedTuple):
     topic: str
     key: str
     payload: bytes
+    traceparent: str = ""  # the writer's trace context ("" with tracing off)
 
 
 def outbox_record(
@@ -60,8 +62,13 @@ def outbox_record(
 ) -> OutboxRow:
     """Write one event to ``model``'s outbox, inside the caller's transaction; return what
     publishing it needs."""
-    event = model.objects.using(using).create(topic=topic, key=key, subject_id=subject_id, payload=payload)
-    return OutboxRow(event.pk, topic, key, payload)
+    traceparent = traceparent_now()
+    event = model.objects.using(using).create(
+        topic=topic, key=key, subject_id=subject_id, payload=payload, traceparent=traceparent
+    )
+    if traceparent:  # tracing on: the line that ties this event to its request's trace
+        logger.info("outbox: %s event for %s", topic, subject_id)
+    return OutboxRow(event.pk, topic, key, payload, traceparent)
 
 
 def outbox_send(
@@ -152,7 +159,13 @@ def outbox_publish(*, model: type[OutboxEventBase], rows: list[OutboxRow], using
                 logger.warning("%s %s not delivered (%s); the relay will retry it", model._meta.label, pk, err)
 
         try:
-            publisher.publish(topic=row.topic, key=row.key.encode(), value=row.payload, on_delivery=on_delivery)
+            publisher.publish(
+                topic=row.topic,
+                key=row.key.encode(),
+                value=row.payload,
+                headers=send_headers(row.traceparent, row.topic),
+                on_delivery=on_delivery,
+            )
         except Exception:
             logger.exception("could not queue %s %s; the relay will send it", model._meta.label, row.pk)
             return
@@ -191,13 +204,17 @@ def outbox_relay_pending(
                     model.objects.using(using)
                     .filter(sent_at__isnull=True, created_at__lt=cutoff, id__gt=after_id)
                     .order_by("id")
-                    .values_list("id", "topic", "key", "payload")[:batch_size]
+                    .values_list("id", "topic", "key", "payload", "traceparent")[:batch_size]
                 )
                 if not rows:
                     break
                 after_id = rows[-1][0]
                 errors = deliver(
-                    producer, [(topic, key.encode(), bytes(payload), None) for _, topic, key, payload in rows]
+                    producer,
+                    [
+                        (topic, key.encode(), bytes(payload), send_headers(traceparent, topic))
+                        for _, topic, key, payload, traceparent in rows
+                    ],
                 )
                 assert errors is not None  # no should_stop: every report comes back
                 crash_point("relay.after_send")  # on the topic, not yet marked sent: a duplicate is born

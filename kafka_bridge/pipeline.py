@@ -27,6 +27,7 @@ from kafka_bridge.consumer import Batch, BatchConsumer
 from kafka_bridge.faults import crash_point
 from kafka_bridge.messages import BatchHandler, BatchResult, Record
 from kafka_bridge.metrics import observe_applied
+from kafka_bridge.tracing import consuming
 
 
 @runtime_checkable
@@ -91,11 +92,12 @@ class PipelinedConsumer(BatchConsumer):
         for topic, records in batch.by_topic.items():
             handler = self.handlers[topic]
             started = time.monotonic()
-            if topic in prepared:
-                ahead = prepared[topic]
-                applied = self.apply(handler, records, lambda rs, h=handler, p=ahead: h.apply(rs, p))
-            else:
-                applied = self.apply(handler, records)
+            with consuming(topic, records):
+                if topic in prepared:
+                    ahead = prepared[topic]
+                    applied = self.apply(handler, records, lambda rs, h=handler, p=ahead: h.apply(rs, p))
+                else:
+                    applied = self.apply(handler, records)
             observe_applied(topic, records, started, applied)
             result += applied
         crash_point("consumer.after_db_commit")

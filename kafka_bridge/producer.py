@@ -18,7 +18,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from django.conf import settings
 
 from kafka_bridge.config import producer_config
-from kafka_bridge.messages import Outgoing
+from kafka_bridge.messages import Headers, Outgoing
 
 logger = logging.getLogger(__name__)
 
@@ -49,12 +49,20 @@ class EventPublisher:
         self._thread = threading.Thread(target=self._poll_forever, name="kafka-publisher", daemon=True)
         self._thread.start()
 
-    def publish(self, *, topic: str, key: bytes, value: bytes, on_delivery: DeliveryCallback | None = None) -> None:
+    def publish(
+        self,
+        *,
+        topic: str,
+        key: bytes,
+        value: bytes,
+        headers: Headers | None = None,
+        on_delivery: DeliveryCallback | None = None,
+    ) -> None:
         """Queue one message. Raises ``BufferError`` only if the local queue stays full for 5 s."""
         deadline = time.monotonic() + 5
         while True:
             try:
-                self._producer.produce(topic, key=key, value=value, on_delivery=on_delivery)
+                self._producer.produce(topic, key=key, value=value, headers=headers, on_delivery=on_delivery)
                 return
             except BufferError:
                 # The queue drains as the broker acknowledges; give it a moment.

@@ -29,7 +29,7 @@ class FastOrderEventsHandler(OrderEventsHandler):
         done = self.run(stock_apply_order_events_fast, records, forecast=prepared)
         self.forecaster.settle(prepared, records, held=done.forecast_held, products=done.products, stock=done.stock)
         built = prepared.replies if done.forecast_held and prepared is not None else None
-        return batch_result(done.decided, built)
+        return batch_result(done.decided, built, records=records)
 
     @staticmethod
     def _built_ahead(forecast: Forecast, records: list[Record[OrderEvent]]) -> Forecast:

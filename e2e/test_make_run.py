@@ -8,17 +8,12 @@ and broken as its reader would, in this order, against one running system:
    placed and when the catalog's consumer is stopped and started (screenshots);
 4. Ctrl-C: everything stops within 30 s, leaving no port behind."""
 
-import json
 import os
-import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -26,6 +21,7 @@ import pytest
 from sync.management.commands.lab import LABS
 from testsupport.browser import SHOTS, chromium_page
 from testsupport.helpers import ROOT
+from testsupport.makerun import Run, listening
 
 pytestmark = pytest.mark.integration
 
@@ -33,96 +29,10 @@ WEB_PORT, KAFKA_PORT = 28180, 29292
 TUTORIAL_USER = "8b2c437c-c8b2-42eb-b9ff-3aa8ee4cac1e"
 
 
-class Run:
-    """bin/dev-run in its own session, its output collected as it comes."""
-
-    def __init__(self, home: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
-        env.pop("KAFKA_BOOTSTRAP_SERVERS", None)  # the test session's: make run starts its own
-        env.update(
-            WEB_PORT=str(WEB_PORT),
-            KAFKA_PORT=str(KAFKA_PORT),
-            KAFKA_HOME=str(home / "kafka"),
-            KAFKA_HEAP_OPTS="-Xmx512M -Xms512M",
-            STOCKSYNC_VAR_DIR=str(home / "var"),
-            STOCKSYNC_RUN_DIR=str(home / "run"),
-            CONSUMER_HEARTBEAT_DIR=str(home / "heartbeats"),
-        )
-        self.env = env
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [str(ROOT / "bin" / "dev-run")],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        threading.Thread(target=self._collect, daemon=True).start()
-
-    def _collect(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, text: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(text in line for line in self.lines):
-            assert self.process.poll() is None, "make run exited:\n" + "\n".join(self.lines[-60:])
-            assert time.monotonic() < deadline, f"no {text!r} within {timeout:g} s:\n" + "\n".join(self.lines[-60:])
-            time.sleep(0.2)
-
-    def pids(self) -> dict[str, int]:
-        out = subprocess.run(
-            [str(ROOT / "bin" / "stocksync"), "status"], env=self.env, capture_output=True, text=True, timeout=30
-        ).stdout
-        return {m[0]: int(m[1]) for m in re.findall(r"^(\S+)\s+RUNNING\s+pid (\d+)", out, re.M)}
-
-    def token(self, user: str) -> str:
-        line = next(line for line in self.lines if f"user {user}" in line and " token " in line)
-        return line.split(" token ")[1].split()[0]
-
-    def password(self, user: str) -> str:
-        line = next(line for line in self.lines if f"user {user}" in line and " password " in line)
-        return line.split(" password ")[1].split()[0]
-
-    def stocksync(self, *args: str) -> str:
-        run = subprocess.run(
-            [str(ROOT / "bin" / "stocksync"), *args], env=self.env, capture_output=True, text=True, timeout=120
-        )
-        assert run.returncode == 0, run.stderr
-        return run.stdout
-
-    def interrupt(self) -> float:
-        """Ctrl-C, as the terminal sends it (to the whole group); seconds until make run exited."""
-        if self.process.poll() is not None:
-            return 0.0
-        started = time.monotonic()
-        os.killpg(self.process.pid, signal.SIGINT)
-        self.process.wait(60)
-        return time.monotonic() - started
-
-
-def api(method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{WEB_PORT}{path}",
-        method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=40) as response:
-        return response.status, json.load(response)
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.fixture(scope="module")
 def system():
     home = Path(tempfile.mkdtemp(prefix="stocksync-make-run-"))
-    run = Run(home)
+    run = Run(home, web_port=WEB_PORT, kafka_port=KAFKA_PORT)
     try:
         run.wait_for("stocksync is ready", timeout=240)
         yield run
@@ -139,7 +49,7 @@ def test_a_killed_catalog_consumer_comes_back_alone_and_the_others_carry_on(syst
     assert "catalog-consumer:catalog-consumer-0" in before, before
 
     os.kill(before["catalog-consumer:catalog-consumer-0"], signal.SIGKILL)
-    status, order = api(
+    status, order = run.api(
         "POST",
         f"/order-service/{TUTORIAL_USER}/orders",
         token,
@@ -158,12 +68,13 @@ def test_a_killed_catalog_consumer_comes_back_alone_and_the_others_carry_on(syst
         k: v for k, v in before.items() if not k.startswith("catalog-consumer")
     }
     assert any("catalog-consumer-0 (terminated by SIGKILL; not expected)" in line for line in run.lines)
-    _, decided = api("GET", f"/api/orders/{order['orderId']}/?wait=30", token)
+    _, decided = run.api("GET", f"/api/orders/{order['orderId']}/?wait=30", token)
     assert decided["status"] == "CONFIRMED"
     assert any(line.startswith("web") and "| " in line for line in run.lines)  # lines prefixed by service
 
 
-@pytest.mark.parametrize("name", list(LABS))
+# `trace` needs Zipkin: e2e/test_tracing.py runs it against make run TRACING=zipkin.
+@pytest.mark.parametrize("name", [name for name in LABS if name != "trace"])
 def test_the_lab_passes_from_its_command(system, name):
     lab = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "lab", name],
@@ -193,7 +104,7 @@ def test_the_live_page_redraws_itself_as_orders_flow_and_the_catalog_stops(syste
         assert page.inner_text("#catalog-lag") == "0"
 
         run.stocksync("stop", "catalog-consumer")
-        _, order = api(
+        _, order = run.api(
             "POST",
             f"/order-service/{TUTORIAL_USER}/orders",
             run.token(TUTORIAL_USER),

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from catalog.models import StockMovement
 from kafka_bridge.lag import message_timestamp
+from kafka_bridge.tracing import trace_id_of
 from orders.models import Order, OutboxEvent
 
 
@@ -26,6 +27,7 @@ class Hop:
 class Journey:
     order_id: str
     hops: list[Hop]
+    trace_id: str = ""  # the order's trace (tracing on when it was placed), else ""
 
     @property
     def stuck_at(self) -> str | None:
@@ -45,7 +47,7 @@ class Journey:
                 }
             )
             previous = hop.at or previous
-        return {"orderId": self.order_id, "stuckAt": self.stuck_at, "hops": rows}
+        return {"orderId": self.order_id, "stuckAt": self.stuck_at, "hops": rows, "traceId": self.trace_id or None}
 
 
 def order_journey(*, order: Order) -> Journey:
@@ -95,4 +97,5 @@ def order_journey(*, order: Order) -> Journey:
             decided,
             answered,
         ],
+        trace_id=trace_id_of(event.traceparent) if event is not None else "",
     )

@@ -8,6 +8,7 @@ from catalog.fast.forecast import Forecast, StockForecaster
 from catalog.fast.services import stock_apply_order_events_fast
 from catalog.fast.stock_sql import ledger_ahead, read_lines
 from contracts.events import OrderEvent
+from kafka_bridge import tracing
 from kafka_bridge.messages import BatchResult, Record
 
 
@@ -28,7 +29,9 @@ class FastOrderEventsHandler(OrderEventsHandler):
     def apply(self, records: list[Record[OrderEvent]], prepared: Forecast | None = None) -> BatchResult:
         done = self.run(stock_apply_order_events_fast, records, forecast=prepared)
         self.forecaster.settle(prepared, records, held=done.forecast_held, products=done.products, stock=done.stock)
-        built = prepared.replies if done.forecast_held and prepared is not None else None
+        # Replies built ahead carry no trace header (their spans start now): with tracing on, build them here.
+        held = done.forecast_held and not tracing.ENABLED
+        built = prepared.replies if held and prepared is not None else None
         return batch_result(done.decided, built, records=records)
 
     @staticmethod

@@ -30,6 +30,7 @@ from django.db import IntegrityError, connections, router
 from django.utils import timezone
 
 from kafka_bridge.outbox import OutboxRow
+from kafka_bridge.tracing import traceparent_now
 from orders.fast.order_sql import place_ctes, place_params
 from orders.fast.services import order_unsaved, placement_refused
 from orders.idempotency import (
@@ -113,5 +114,5 @@ def order_place_idempotent_fast(
         return Placed(json.loads(stored_body), replayed=True)
     if order_pk is None or outbox_pk is None:
         raise placement_refused(product_id=product_id, unit_price=unit_price, price=price, active=active)
-    outbox_publish_order_event(row=OutboxRow(outbox_pk, topic, product_id, payload), using=using)
+    outbox_publish_order_event(row=OutboxRow(outbox_pk, topic, product_id, payload, traceparent_now()), using=using)
     return Placed(body, replayed=False)

@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 from django.db import connections
 
+from kafka_bridge.tracing import traceparent_now
 from orders.models import Order, OutboxEvent, ProductReplica
 
 
@@ -55,8 +56,8 @@ terms AS (
     FROM terms WHERE ({only_if}) AND terms.active AND terms.unit_price = %(unit_price)s
     RETURNING id
 ), announced AS (
-    INSERT INTO {outbox} (topic, key, subject_id, payload, created_at, attempts, last_error)
-    SELECT %(topic)s, %(product_id)s, %(subject_id)s, %(payload)s, %(created_at)s, 0, '' FROM placed
+    INSERT INTO {outbox} (topic, key, subject_id, payload, created_at, attempts, last_error, traceparent)
+    SELECT %(topic)s, %(product_id)s, %(subject_id)s, %(payload)s, %(created_at)s, 0, '', %(traceparent)s FROM placed
     RETURNING id
 )"""  # noqa: S608 - table names are the models', quoted
 
@@ -75,6 +76,7 @@ def place_params(*, order: Order, topic: str, payload: bytes) -> dict:
         "topic": topic,
         "subject_id": str(order.order_id),
         "payload": payload,
+        "traceparent": traceparent_now(),  # "" with tracing off
     }
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from contracts.events import OrderResult
 from kafka_bridge.messages import Record
 from kafka_bridge.outbox import OutboxRow
+from kafka_bridge.tracing import traceparent_now
 from orders.fast.order_sql import order_place_sql, order_statuses_lock_sql, order_statuses_write_sql
 from orders.models import Order
 from orders.outbox import order_event, outbox_publish_order_event
@@ -54,7 +55,9 @@ def order_create_fast(*, user_id: str, product_id: str, qty: int, unit_price: in
         )
     order.pk = placed.order_pk
     order._state.adding, order._state.db = False, using  # as Model.save() leaves a saved instance
-    outbox_publish_order_event(row=OutboxRow(placed.outbox_pk, topic, product_id, payload), using=using)
+    outbox_publish_order_event(
+        row=OutboxRow(placed.outbox_pk, topic, product_id, payload, traceparent_now()), using=using
+    )
     return order
 
 

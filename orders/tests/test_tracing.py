@@ -63,9 +63,13 @@ def the_orders_trace(exporter, topics):
     return request, by_name[f"send {events}"], by_name[f"process {events}"], by_name[f"process {results}"], finished
 
 
-@pytest.mark.parametrize("relay", [False, True], ids=["sent-on-commit", "sent-by-the-relay"])
-def test_one_trace_from_the_request_to_confirmed(spans, topics, replica, relay):
-    with override_settings(OUTBOX_PUBLISH_ON_COMMIT=not relay):
+@pytest.mark.parametrize(
+    ("relay", "fast"),
+    [(False, False), (True, False), (False, True)],
+    ids=["sent-on-commit", "sent-by-the-relay", "fast-layer"],
+)
+def test_one_trace_from_the_request_to_confirmed(spans, topics, replica, relay, fast):
+    with override_settings(OUTBOX_PUBLISH_ON_COMMIT=not relay, CONSUMER_FAST=fast):
         place_and_settle(topics, relay=relay)
     request, send, catalog, orders, finished = the_orders_trace(spans, topics)
     assert send.kind == SpanKind.PRODUCER and send.parent.span_id == request.context.span_id

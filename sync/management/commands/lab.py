@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from sync.labs import broker_down, catalog_down, ordering, oversell, poison, replay, scale_out, schema_change
+from sync.labs import broker_down, catalog_down, ordering, oversell, poison, replay, scale_out, schema_change, trace
 from sync.labs.toolkit import Lab, LabFailed
 
 LABS = {  # in the order docs/labs.md tells them
@@ -17,6 +17,7 @@ LABS = {  # in the order docs/labs.md tells them
     "scale-out": scale_out,
     "oversell": oversell,
     "ordering": ordering,
+    "trace": trace,  # needs Zipkin: make run TRACING=zipkin
 }
 
 

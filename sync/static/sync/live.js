@@ -180,7 +180,46 @@
       table.append(row);
     }
     const verdict = j.stuckAt ? "waiting at: " + j.stuckAt : "went all the way";
-    fill(journey, [el("p", j.orderId, { class: "small" }), table, el("p", verdict, { id: "journey-verdict", class: j.stuckAt ? "behind" : "done" })]);
+    fill(journey, [
+      el("p", j.orderId, { class: "small" }),
+      table,
+      el("p", verdict, { id: "journey-verdict", class: j.stuckAt ? "behind" : "done" }),
+      traceOf(j.trace),
+    ]);
+  }
+
+  // The order's trace: its id, and the spans Zipkin has as a waterfall (or how to get them).
+  function traceOf(trace) {
+    const box = el("div", null, { id: "trace" });
+    if (!trace) return box;
+    box.append(el("p", "trace: " + (trace.traceId || "none"), { id: "trace-id", class: "small" }));
+    if (trace.zipkin) {
+      const link = el("a", "open in Zipkin", { href: trace.zipkin, target: "_blank", rel: "noopener" });
+      box.append(link);
+    }
+    if (!trace.spans || trace.spans.length === 0) {
+      if (trace.hint) box.append(el("p", trace.hint, { id: "trace-hint", class: "small" }));
+      return box;
+    }
+    const total = Math.max(...trace.spans.map((s) => s.startMs + s.durationMs), 1);
+    const rows = el("table", null, { class: "waterfall", id: "trace-spans" });
+    for (const span of trace.spans) {
+      const row = el("tr", null, { "data-service": span.service });
+      const bar = el("div", null, { class: "bar" + (span.waitMs > 1000 ? " after-wait" : "") });
+      bar.style.marginLeft = (100 * span.startMs) / total + "%";
+      bar.style.width = Math.max(0.5, (100 * span.durationMs) / total) + "%";
+      const label = (span.waitMs > 1000 ? "waited " + (span.waitMs / 1000).toFixed(1) + " s, then " : "") + span.durationMs + " ms";
+      row.append(
+        el("td", span.service, { class: "service" }),
+        el("td", "\u00a0".repeat(2 * span.depth) + span.name),
+        el("td", null, { class: "lane" }),
+        el("td", label, { class: "small" })
+      );
+      row.children[2].append(bar);
+      rows.append(row);
+    }
+    box.append(rows);
+    return box;
   }
 
   async function tick() {

@@ -66,7 +66,7 @@ def outbox_record(
     event = model.objects.using(using).create(
         topic=topic, key=key, subject_id=subject_id, payload=payload, traceparent=traceparent
     )
-    if traceparent:  # tracing on: the line that ties this event to its request's trace
+    if traceparent.endswith("-01"):  # a sampled trace: the line that ties this event to its request
         logger.info("outbox: %s event for %s", topic, subject_id)
     return OutboxRow(event.pk, topic, key, payload, traceparent)
 

@@ -72,21 +72,25 @@ def tracing_start(exporter: SpanExporter | None = None) -> None:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
 
-    _provider = TracerProvider(resource=Resource.create({"service.name": service_name()}))
+    # The sampler is OpenTelemetry's, from the environment: every trace by default;
+    # OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.01 keeps 1 in 100
+    # orders (decided by the web request; the other processes follow its header's flag).
+    _provider = TracerProvider(resource=Resource.create({"service.name": service_name()}), shutdown_on_exit=False)
     if exporter is not None:
         _provider.add_span_processor(SimpleSpanProcessor(exporter))
     elif settings.TRACING == "zipkin":
         from opentelemetry.exporter.zipkin.json import ZipkinExporter
 
-        zipkin = ZipkinExporter(endpoint=f"{settings.ZIPKIN_URL}/api/v2/spans")
-        _provider.add_span_processor(BatchSpanProcessor(zipkin, schedule_delay_millis=500))
+        # Bounded waits: a Zipkin that is slow or gone must not hold a process that is stopping.
+        zipkin = ZipkinExporter(endpoint=f"{settings.ZIPKIN_URL}/api/v2/spans", timeout=2)
+        _provider.add_span_processor(BatchSpanProcessor(zipkin, schedule_delay_millis=500, export_timeout_millis=2000))
     else:
         _provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     _tracer = _provider.get_tracer("stocksync")
     # The request span of every HTTP request (the web process; harmless in the others).
     DjangoInstrumentor().instrument(tracer_provider=_provider)
     ENABLED = True
-    atexit.register(tracing_flush)
+    atexit.register(tracing_flush)  # the exporter's thread is a daemon: what is left after 2 s is dropped
     logger.info("tracing on (%s) as %r", "test" if exporter else settings.TRACING, service_name())
 
 
@@ -103,9 +107,9 @@ def tracing_stop() -> None:
 
 
 def tracing_flush() -> None:
-    """Send the spans still buffered (before a process exits)."""
+    """Send the spans still buffered, waiting at most 2 s."""
     if ENABLED and _provider is not None:
-        _provider.force_flush(5000)
+        _provider.force_flush(2000)
 
 
 # -- 1. the request's context, for the outbox row -----------------------------------------
@@ -142,8 +146,9 @@ def send_headers(traceparent: str, topic: str) -> Headers | None:
         context=_context(traceparent),
         kind=SpanKind.PRODUCER,
         attributes={"messaging.system": "kafka", "messaging.destination.name": topic},
-    ):
-        logger.info("sending to %s", topic)
+    ) as span:
+        if span.is_recording():
+            logger.info("sending to %s", topic)
         return [(HEADER, traceparent_now().encode())]
 
 
@@ -178,20 +183,21 @@ def consuming(topic: str, records: list[Record]) -> Iterator[None]:
     for record in records:
         parent = _pending.pop((record.topic, record.partition, record.offset), None)
         span = _tracer.start_span(
-            f"process {topic}",
-            context=_context(parent) if parent else None,
-            kind=SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.destination.name": topic,
-                "messaging.kafka.destination.partition": record.partition,
-                "messaging.kafka.offset": record.offset,
-                **{f"stocksync.{k}": v for k, v in getattr(record.event, "log_fields", {}).items()},
-            },
+            f"process {topic}", context=_context(parent) if parent else None, kind=SpanKind.CONSUMER
         )
         _spans[record.topic, record.partition, record.offset] = span
         spans.append(span)
-        logger.info("processing %s", record.where, extra={**record.log_fields, **_ids(span)})
+        if span.is_recording():  # sampled: what the span says, and the log line that finds it
+            span.set_attributes(
+                {
+                    "messaging.system": "kafka",
+                    "messaging.destination.name": topic,
+                    "messaging.kafka.destination.partition": record.partition,
+                    "messaging.kafka.offset": record.offset,
+                    **{f"stocksync.{k}": v for k, v in getattr(record.event, "log_fields", {}).items()},
+                }
+            )
+            logger.info("processing %s", record.where, extra={**record.log_fields, **_ids(span)})
     links = [Link(span.get_span_context()) for span in spans]
     batch = _tracer.start_span(f"apply {topic}", links=links, attributes={"stocksync.records": len(records)})
     try:

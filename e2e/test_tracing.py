@@ -36,6 +36,7 @@ def traced():
         ZIPKIN_PORT=str(ZIPKIN_PORT),
         OUTBOX_PUBLISH_ON_COMMIT="false",  # the relay sends every event: four processes
         OUTBOX_RELAY_GRACE_SECONDS="1",
+        LOG_FORMAT="json",  # each line in a span carries trace_id and span_id
     )
     try:
         run.wait_for("stocksync is ready", timeout=300)
@@ -101,6 +102,20 @@ def test_one_trace_id_across_web_relay_and_both_consumers(traced):
     assert send["parentId"] == request["id"] and send["kind"] == "PRODUCER"
     assert catalog["parentId"] == send["id"] and catalog["kind"] == "CONSUMER"
     assert answered["parentId"] == catalog["id"] and answered["kind"] == "CONSUMER"
+
+    # One search for the trace id finds the order's log lines in every service.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = {line.split("|")[0].strip() for line in traced.lines if trace_id in line}
+        if {"web", "relay", "catalog-consumer-0", "order-consumer"} <= found:
+            break
+        time.sleep(0.5)
+    assert {"web", "relay", "catalog-consumer-0", "order-consumer"} <= found, found
+    for line in traced.lines:
+        if trace_id in line and line.split("|")[0].strip() == "catalog-consumer-0":
+            logged = json.loads(line.split("|", 1)[1])
+            assert logged["trace_id"] == trace_id and logged["span_id"] == catalog["id"]
+            assert logged["orderId"] == order["orderId"]
 
 
 def test_the_trace_lab_passes_from_its_command(traced):

@@ -33,7 +33,7 @@ from kafka_bridge.config import producer_config
 from kafka_bridge.faults import crash_point
 from kafka_bridge.models import OutboxEventBase
 from kafka_bridge.producer import deliver, get_publisher
-from kafka_bridge.tracing import send_headers, traceparent_now
+from kafka_bridge.tracing import sampled, send_headers, traceparent_now
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def outbox_record(
     event = model.objects.using(using).create(
         topic=topic, key=key, subject_id=subject_id, payload=payload, traceparent=traceparent
     )
-    if traceparent.endswith("-01"):  # a sampled trace: the line that ties this event to its request
+    if traceparent and sampled(traceparent):  # the line that ties this event to its request's trace
         logger.info("outbox: %s event for %s", topic, subject_id)
     return OutboxRow(event.pk, topic, key, payload, traceparent)
 

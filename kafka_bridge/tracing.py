@@ -126,6 +126,11 @@ def traceparent_now() -> str:
     return carrier.get(HEADER, "")
 
 
+def sampled(traceparent: str) -> bool:
+    """Whether a traceparent's trace is recorded (bit 0 of its flags; bit 1 says its id is random)."""
+    return len(traceparent) == 55 and int(traceparent[-2:], 16) & 1 == 1
+
+
 def trace_id_of(traceparent: str) -> str:
     """The trace id in a traceparent (``00-<trace id>-<span id>-<flags>``), or ""."""
     parts = traceparent.split("-")

@@ -37,6 +37,12 @@ def test_off_it_stores_no_context_and_sends_no_header():
     assert tracing.reply_headers_by([record(0, EVENT)], key=lambda r: r.event.order_id) == {}
 
 
+def test_sampled_reads_bit_0_of_the_flags():
+    trace = "00-" + "ab" * 16 + "-" + "cd" * 8
+    assert tracing.sampled(trace + "-01") and tracing.sampled(trace + "-03")  # 03: sampled, random id
+    assert not tracing.sampled(trace + "-00") and not tracing.sampled(trace + "-02") and not tracing.sampled("")
+
+
 def test_on_a_message_continues_its_senders_trace_and_its_reply_continues_the_message(spans):
     sent = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
     header = tracing.send_headers(sent, "orders")

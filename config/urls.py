@@ -14,8 +14,6 @@ from sync.apis import OrderJourneyApi
 from sync.asyncapi import asyncapi_document, asyncapi_page
 from sync.views import home, labs, live_data, live_page, sync_page
 
-handler404 = "config.views.not_found"  # JSON under the API's routes
-
 router = DefaultRouter()
 router.register("orders", OrderViewSet, basename="order")
 router.register("catalog/products", ProductViewSet, basename="product")

@@ -6,7 +6,9 @@ and broken as its reader would, in this order, against one running system:
 2. every guided lab, from its command (`manage.py lab NAME`), to its PASS line;
 3. the live page in Chromium: it redraws itself, without a reload, when an order is
    placed and when the catalog's consumer is stopped and started (screenshots);
-4. Ctrl-C: everything stops within 30 s, leaving no port behind."""
+4. Schemathesis, as a new user runs it, against make run's /api/schema/ with the demo
+   user's token and every check: nothing found;
+5. Ctrl-C: everything stops within 30 s, leaving no port behind."""
 
 import os
 import shutil
@@ -126,6 +128,30 @@ def test_the_live_page_redraws_itself_as_orders_flow_and_the_catalog_stops(syste
         assert page.evaluate("window.notReloaded") is True
         assert page.locator("#journey tr[data-hop='status changed']").inner_text().count("CONFIRMED") == 1
         page.screenshot(path=SHOTS / "live-2-caught-up.png", full_page=True)
+
+
+def test_schemathesis_with_every_check_finds_nothing_against_make_run(system):
+    run = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "schemathesis"),
+            "run",
+            f"{system.web}/api/schema/",
+            "--checks",
+            "all",
+            "--header",
+            f"Authorization: Token {system.token(TUTORIAL_USER)}",
+            "--max-examples",
+            "15",
+            "--seed",
+            "1",
+        ],
+        cwd=ROOT,  # schemathesis.toml
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    (SHOTS.parent / "schemathesis-make-run.txt").write_text(run.stdout)
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
 
 
 def test_ctrl_c_stops_everything_within_30_s(system):

@@ -306,9 +306,12 @@ def test_a_page_past_the_last_is_a_404_and_a_good_page_size_is_kept(client):
     assert client.get("/api/catalog/products/?pageSize=2").json()["results"].__len__() == 2
 
 
-def test_an_api_url_that_matches_no_route_answers_json(client):
-    response = client.get("/api/orders/not-a-uuid/")
-    assert response.status_code == 404 and response.json() == {"detail": "Not found."}
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_api_url_that_matches_no_route_answers_json(client, settings, debug):
+    settings.DEBUG = debug  # make run's mode shows Django's technical 404 page otherwise
+    for path in ("/api/orders/not-a-uuid/", "/api/orders//cancel/", "/order-service/x/nothing"):
+        response = client.get(path)
+        assert response.status_code == 404 and response.json() == {"detail": "Not found."}, path
     assert client.get("/no-such-page/")["Content-Type"].startswith("text/html")
 
 

@@ -233,16 +233,6 @@ def reply_headers_by(records: Iterable[Record], key: Callable[[Record], str]) ->
     return {k: headers for k, headers in found.items() if headers is not None}
 
 
-def log_fields(record: Record) -> dict[str, str]:
-    """The trace and span ids of ``record``'s span, for a log line about it."""
-    if not ENABLED:
-        return {}
-    span = _spans.get((record.topic, record.partition, record.offset))
-    if span is None:
-        return {}
-    return _ids(span)
-
-
 def _ids(span: Span) -> dict[str, str]:
     context = span.get_span_context()
     return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}

@@ -89,8 +89,9 @@ def order_place_idempotent_fast(
     body = serialize(order)
     payload = order_event(order).to_json()
     topic = settings.ORDER_EVENTS_TOPIC
+    traceparent = traceparent_now()  # stored on the row and handed to the sender: one value
     params = {
-        **place_params(order=order, topic=topic, payload=payload),
+        **place_params(order=order, topic=topic, payload=payload, traceparent=traceparent),
         # As orders.idempotency locks it: a newline cannot occur in a key (printable ASCII).
         "lock": f"{client}\n{key}",
         "client": client,
@@ -114,5 +115,5 @@ def order_place_idempotent_fast(
         return Placed(json.loads(stored_body), replayed=True)
     if order_pk is None or outbox_pk is None:
         raise placement_refused(product_id=product_id, unit_price=unit_price, price=price, active=active)
-    outbox_publish_order_event(row=OutboxRow(outbox_pk, topic, product_id, payload, traceparent_now()), using=using)
+    outbox_publish_order_event(row=OutboxRow(outbox_pk, topic, product_id, payload, traceparent), using=using)
     return Placed(body, replayed=False)

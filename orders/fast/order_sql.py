@@ -24,7 +24,6 @@ from typing import NamedTuple
 
 from django.db import connections
 
-from kafka_bridge.tracing import traceparent_now
 from orders.models import Order, OutboxEvent, ProductReplica
 
 
@@ -62,7 +61,7 @@ terms AS (
 )"""  # noqa: S608 - table names are the models', quoted
 
 
-def place_params(*, order: Order, topic: str, payload: bytes) -> dict:
+def place_params(*, order: Order, topic: str, payload: bytes, traceparent: str) -> dict:
     """``place_ctes``'s parameters for ``order`` (not yet saved, every field set) and its event."""
     return {
         "product_id": order.product_id,
@@ -76,14 +75,14 @@ def place_params(*, order: Order, topic: str, payload: bytes) -> dict:
         "topic": topic,
         "subject_id": str(order.order_id),
         "payload": payload,
-        "traceparent": traceparent_now(),  # "" with tracing off
+        "traceparent": traceparent,  # the request's ("" with tracing off), as the row's sender reads it
     }
 
 
 _statements: dict[str, str] = {}
 
 
-def order_place_sql(*, order: Order, topic: str, payload: bytes, using: str) -> Placed:
+def order_place_sql(*, order: Order, topic: str, payload: bytes, traceparent: str, using: str) -> Placed:
     """Insert ``order`` (not yet saved, every field set) and its event's outbox row, if the
     replica knows its product, has it for sale and at its unit price; in one statement."""
     if using not in _statements:
@@ -93,7 +92,9 @@ def order_place_sql(*, order: Order, topic: str, payload: bytes, using: str) -> 
             "FROM terms LEFT JOIN placed ON true LEFT JOIN announced ON true"
         )
     with connections[using].cursor() as cursor:
-        cursor.execute(_statements[using], place_params(order=order, topic=topic, payload=payload))
+        cursor.execute(
+            _statements[using], place_params(order=order, topic=topic, payload=payload, traceparent=traceparent)
+        )
         row = cursor.fetchone()
     if row is None:
         return Placed(None, None, None, None)

@@ -48,16 +48,15 @@ def order_create_fast(*, user_id: str, product_id: str, qty: int, unit_price: in
     order = order_unsaved(user_id=user_id, product_id=product_id, qty=qty, unit_price=unit_price)
     topic = settings.ORDER_EVENTS_TOPIC
     payload = order_event(order).to_json()
-    placed = order_place_sql(order=order, topic=topic, payload=payload, using=using)
+    traceparent = traceparent_now()  # stored on the row and handed to the sender: one value
+    placed = order_place_sql(order=order, topic=topic, payload=payload, traceparent=traceparent, using=using)
     if placed.order_pk is None or placed.outbox_pk is None:
         raise placement_refused(
             product_id=product_id, unit_price=unit_price, price=placed.unit_price, active=placed.active
         )
     order.pk = placed.order_pk
     order._state.adding, order._state.db = False, using  # as Model.save() leaves a saved instance
-    outbox_publish_order_event(
-        row=OutboxRow(placed.outbox_pk, topic, product_id, payload, traceparent_now()), using=using
-    )
+    outbox_publish_order_event(row=OutboxRow(placed.outbox_pk, topic, product_id, payload, traceparent), using=using)
     return order
 
 

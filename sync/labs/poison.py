@@ -10,7 +10,6 @@ the consumer.
 from __future__ import annotations
 
 import io
-import json
 import time
 import uuid
 
@@ -20,24 +19,14 @@ from django.core.management import call_command
 from catalog.models import Product, StockMovement
 from kafka_bridge.config import dead_letter_topic
 from kafka_bridge.lag import topic_size
-from sync.labs.toolkit import DEMO_USER, Lab
+from sync.labs.toolkit import Lab, order_line
 
 QTY, PRICE, STOCK = 2, 1000, 10
 
 
 def event(product_id: str, order_id: str, *, total: int) -> str:
     """An order event as the tutorial types it (its JSON line)."""
-    return json.dumps(
-        {
-            "productId": product_id,
-            "qty": QTY,
-            "unitPrice": PRICE,
-            "totalPrice": total,
-            "orderId": order_id,
-            "userId": DEMO_USER,
-        },
-        separators=(",", ":"),
-    )
+    return order_line(product_id, order_id, qty=QTY, unit_price=PRICE, total=total)
 
 
 def deadletters(lab: Lab, *args: str) -> str:

@@ -30,7 +30,7 @@ from contracts.events import OrderEvent, Quantity
 from contracts.topics import ORDER_EVENTS
 from kafka_bridge.config import dead_letter_topic
 from kafka_bridge.lag import topic_size
-from sync.labs.toolkit import DEMO_USER, Lab
+from sync.labs.toolkit import Lab, order_line
 
 QTY, PRICE, STOCK = 1, 1000, 20
 CouponCode = Annotated[str, msgspec.Meta(max_length=32)]
@@ -89,16 +89,7 @@ class Schemas:
 
 def line(product_id: str, order_id: str, **extra: Any) -> str:
     """An order event as the console producer takes it: the tutorial's fields, plus ``extra``."""
-    event = {
-        "productId": product_id,
-        "qty": QTY,
-        "unitPrice": PRICE,
-        "totalPrice": QTY * PRICE,
-        "orderId": order_id,
-        "userId": DEMO_USER,
-        **extra,
-    }
-    return json.dumps(event, separators=(",", ":"))
+    return order_line(product_id, order_id, qty=QTY, unit_price=PRICE, total=QTY * PRICE, **extra)
 
 
 def renamed_line(product_id: str, order_id: str) -> str:

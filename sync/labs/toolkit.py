@@ -26,6 +26,21 @@ ROOT = Path(settings.BASE_DIR)
 DEMO_USER = "8b2c437c-c8b2-42eb-b9ff-3aa8ee4cac1e"  # the tutorial's userId (createdemousers)
 
 
+def order_line(product_id: str, order_id: str, *, qty: int, unit_price: int, total: int, **extra) -> str:
+    """An order event as the tutorial types it into the console producer (its JSON line,
+    compact), with ``extra`` fields after its own."""
+    event = {
+        "productId": product_id,
+        "qty": qty,
+        "unitPrice": unit_price,
+        "totalPrice": total,
+        "orderId": order_id,
+        "userId": DEMO_USER,
+        **extra,
+    }
+    return json.dumps(event, separators=(",", ":"))
+
+
 class LabFailed(Exception):
     """What the lab expected did not happen; ``str()`` says what it saw instead."""
 

@@ -247,6 +247,10 @@ KAFKA_CLIENT_CONFIG = dict(
 KAFKA_PRODUCER_CONFIG = {
     "acks": "all",
     "enable.idempotence": True,
+    # The Java client's partitioner (murmur2 of the key), not librdkafka's default (CRC32):
+    # a productId then lands on the same partition whoever sends it: our relay, Kafka
+    # Connect (RELAY=debezium), or kafka-console-producer with parse.key.
+    "partitioner": "murmur2_random",
     "linger.ms": int(os.environ.get("KAFKA_PRODUCER_LINGER_MS", "5")),
     # A web process gives up on its copy after this long; the relay re-sends from the
     # outbox, so nothing is lost, and the process does not hoard events while a broker is down.
@@ -313,8 +317,30 @@ CONSUMER_HEARTBEAT_DIR = Path(os.environ.get("CONSUMER_HEARTBEAT_DIR", VAR_DIR /
 OUTBOX_RELAY_GRACE_SECONDS = float(os.environ.get("OUTBOX_RELAY_GRACE_SECONDS", "10"))
 OUTBOX_RELAY_INTERVAL_SECONDS = float(os.environ.get("OUTBOX_RELAY_INTERVAL_SECONDS", "1"))
 OUTBOX_RELAY_BATCH_SIZE = int(os.environ.get("OUTBOX_RELAY_BATCH_SIZE", "5000"))
-# Publish right after commit from the web process. Off: the relay alone publishes.
-OUTBOX_PUBLISH_ON_COMMIT = env_bool("OUTBOX_PUBLISH_ON_COMMIT", True)
+# Who carries the outbox's events to Kafka (README, "Two relays"):
+# polling  (default) `manage.py runrelay` reads the unsent rows; the web process also
+#          publishes each one right after commit.
+# debezium Kafka Connect with Debezium reads each insert from PostgreSQL's write-ahead log
+#          (`make run DB=postgres RELAY=debezium`). The row is deleted in the transaction
+#          that wrote it: the log keeps the insert, and the table stays empty.
+OUTBOX_RELAY = os.environ.get("OUTBOX_RELAY", "polling").strip().lower()
+if OUTBOX_RELAY not in {"polling", "debezium"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"OUTBOX_RELAY must be 'polling' or 'debezium', not {OUTBOX_RELAY!r}")
+if OUTBOX_RELAY == "debezium" and any(db["ENGINE"] != "django.db.backends.postgresql" for db in DATABASES.values()):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "OUTBOX_RELAY=debezium reads PostgreSQL's write-ahead log: set ORDERS_DATABASE_URL and "
+        "CATALOG_DATABASE_URL to PostgreSQL (make run DB=postgres RELAY=debezium does)"
+    )
+# Kafka Connect's REST API (bin/connect-server), where `manage.py connectors` registers
+# Debezium's connectors and the live page reads their state.
+CONNECT_URL = os.environ.get("CONNECT_URL", "http://127.0.0.1:8083").rstrip("/")
+# Publish right after commit from the web process. Off: the relay alone publishes. Off by
+# default under Debezium: it publishes every row anyway (README, "Two relays", measures both).
+OUTBOX_PUBLISH_ON_COMMIT = env_bool("OUTBOX_PUBLISH_ON_COMMIT", OUTBOX_RELAY == "polling")
 
 # Distributed tracing (kafka_bridge/tracing.py): off (default), zipkin (spans to ZIPKIN_URL;
 # `make run TRACING=zipkin` starts one), or console (spans printed). Off costs nothing.

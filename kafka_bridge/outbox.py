@@ -8,6 +8,11 @@
 3. ``outbox_relay_pending`` (``manage.py runrelay``) publishes rows that stayed unsent:
    a crash between commit and delivery, a broker that was down.
 
+With ``OUTBOX_RELAY=debezium``, 2 and 3 are Debezium's (``kafka_bridge.connect``): it reads
+each insert from PostgreSQL's write-ahead log, and the row is deleted in the transaction
+that wrote it, as Debezium's outbox pattern recommends: the log keeps the insert, the
+table stays empty, and nothing marks rows sent.
+
 An event may thus be published twice (relay and publisher racing after an outage);
 every consumer of this project is idempotent, so the second copy is a no-op.
 """
@@ -92,6 +97,8 @@ def outbox_publish_on_commit(
     *, model: type[OutboxEventBase], rows: list[OutboxRow], using: str, crash_point_name: str
 ) -> None:
     """Publish the rows once the current transaction commits — never for a rollback."""
+    if settings.OUTBOX_RELAY == "debezium" and rows:
+        _delete(model, using, [row.pk for row in rows])  # Debezium reads their inserts from the log
     if settings.OUTBOX_PUBLISH_ON_COMMIT and rows:
         transaction.on_commit(lambda: _publish_after_commit(model, rows, using, crash_point_name), using=using)
 
@@ -99,6 +106,10 @@ def outbox_publish_on_commit(
 def _publish_after_commit(model: type[OutboxEventBase], rows: list[OutboxRow], using: str, point: str) -> None:
     crash_point(point)  # committed, not yet handed to Kafka: the relay's case
     outbox_publish(model=model, rows=rows, using=using)
+
+
+def _delete(model: type[OutboxEventBase], using: str, pks: list[int]) -> None:
+    model.objects.using(using).filter(pk__in=pks).delete()  # no relations, no signals: one DELETE
 
 
 class _SentMarks:

@@ -11,6 +11,8 @@ KAFKA_STAMP := .cache/kafka/libs/.fetched
 help:
 	@echo "make run    - start Kafka, the web server (127.0.0.1:8000), relay and consumers on SQLite, each supervised (bin/stocksync)"
 	@echo "             make run TRACING=zipkin: and Zipkin (127.0.0.1:9411), one trace per order across the services"
+	@echo "             make run DB=postgres: on PostgreSQL (var/postgres, 127.0.0.1:5433) instead of SQLite"
+	@echo "             make run DB=postgres RELAY=debezium: Debezium on Kafka Connect (127.0.0.1:8083) carries the outbox, not runrelay"
 	@echo "make cluster - the same on three Kafka brokers (9092-9094), 6 partitions x 3 replicas, 3 consumers"
 	@echo "make check  - lint, then every test that needs no broker and no PostgreSQL (SQLite; under 2 minutes): run it on every change"
 	@echo "make test   - lint, then the whole suite against a real Kafka broker and PostgreSQL (what CI runs)"

@@ -182,6 +182,8 @@ def _restart_failed(connector: OutboxConnector, *, within: float = 15) -> None:
             _rest("POST", f"/connectors/{connector.name}/restart?includeTasks=true&onlyFailed=true")
             return
         except ConnectError as exc:
+            if "HTTP 404" in str(exc):  # new: nothing has run yet, nothing to restart
+                return
             if "HTTP 409" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.5)

@@ -25,6 +25,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,6 @@ from django.db import DatabaseError, connections
 
 from kafka_bridge.models import OutboxEventBase
 from kafka_bridge.outbox import outbox_models
-
 
 HEARTBEAT_TABLE = "stocksync_connect_heartbeat"
 
@@ -173,35 +173,55 @@ def connectors_register() -> list[str]:
     return names
 
 
-def _restart_failed(connector: OutboxConnector, *, within: float = 15) -> None:
-    """A config that did not change restarts nothing: start again what had failed. Connect
-    answers 409 while it is still applying a new config; ask again until it has."""
+def _retry_409(request: Callable[[], Any], *, within: float = 30) -> Any:
+    """Connect answers 409 while it is still applying a new config, and 400 to an offsets
+    reset until the stop has taken effect; ask again until it has."""
     deadline = time.monotonic() + within
     while True:
         try:
-            _rest("POST", f"/connectors/{connector.name}/restart?includeTasks=true&onlyFailed=true")
-            return
+            return request()
         except ConnectError as exc:
-            if "HTTP 404" in str(exc):  # new: nothing has run yet, nothing to restart
-                return
-            if "HTTP 409" not in str(exc) or time.monotonic() > deadline:
+            if "HTTP 409" not in str(exc) and "HTTP 400" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
 
 
-def connectors_delete() -> None:
-    """Remove the connectors and their slots (a slot left behind keeps the log forever)."""
+def _restart_failed(connector: OutboxConnector) -> None:
+    """A config that did not change restarts nothing: start again what had failed."""
+    try:
+        _retry_409(lambda: _rest("POST", f"/connectors/{connector.name}/restart?includeTasks=true&onlyFailed=true"))
+    except ConnectError as exc:
+        if "HTTP 404" not in str(exc):  # 404: new, nothing has run yet
+            raise
+
+
+def connectors_delete(*, within: float = 30) -> None:
+    """Remove the connectors, their slots and publications: a slot left behind keeps the
+    log forever (and its database cannot be dropped)."""
     for connector in outbox_connectors():
         try:
+            # Stopped first, so its stored position can go too: a connector of the same name
+            # would otherwise look for that position in a slot that no longer has it.
+            _rest("PUT", f"/connectors/{connector.name}/stop")
+            _retry_409(lambda connector=connector: _rest("DELETE", f"/connectors/{connector.name}/offsets"))
             _rest("DELETE", f"/connectors/{connector.name}")
         except ConnectError as exc:
             if "HTTP 404" not in str(exc):
                 raise
+        deadline = time.monotonic() + within
         with connections[connector.using].cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s AND NOT active",
-                [connector.slot],
-            )
+            while True:  # the task lets go of its slot a moment after the connector is deleted
+                cursor.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", [connector.slot])
+                row = cursor.fetchone()
+                if row is None:
+                    break
+                if not row[0]:
+                    cursor.execute("SELECT pg_drop_replication_slot(%s)", [connector.slot])
+                    break
+                if time.monotonic() > deadline:
+                    raise ConnectError(f"slot {connector.slot} still in use {within:g} s after its connector went")
+                time.sleep(0.5)
+            cursor.execute(f'DROP PUBLICATION IF EXISTS "{connector.slot}"')
 
 
 @dataclass(frozen=True)

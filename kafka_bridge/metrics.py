@@ -101,6 +101,20 @@ class BridgeCollector:
             oldest.add_metric([o.outbox], o.oldest_age_seconds or 0.0)
         yield from (published, backlog, oldest)
 
+        if status.connectors:  # OUTBOX_RELAY=debezium: the connectors are the relay
+            running = GaugeMetricFamily(
+                "stocksync_connector_running", "1 if the Debezium connector and its task run.", labels=["connector"]
+            )
+            behind = GaugeMetricFamily(
+                "stocksync_connector_lag_bytes",
+                "Write-ahead log the connector's replication slot holds, not yet confirmed sent.",
+                labels=["connector"],
+            )
+            for c in status.connectors:
+                running.add_metric([c.name], 1 if c.state == "RUNNING" else 0)
+                behind.add_metric([c.name], c.lag_bytes or 0)
+            yield from (running, behind)
+
         lag = GaugeMetricFamily(
             "stocksync_consumer_lag",
             "Messages a consumer group has yet to process.",

@@ -1,6 +1,6 @@
 """The sync's health at a glance (the admin's Sync page, the live page and ``/metrics``):
-consumer lag per partition and each group's members, the outbox backlogs, the dead
-letters. Read-only."""
+consumer lag per partition and each group's members, the outbox backlogs (or, under
+Debezium, its connectors' states and lag), the dead letters. Read-only."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from kafka_bridge.config import dead_letter_topic
+from kafka_bridge.connect import ConnectorStatus, connectors_status
 from kafka_bridge.lag import GroupMember, PartitionLag, group_describe, group_lag, topic_size
 from kafka_bridge.outbox import outbox_models
 from kafka_bridge.registry import consumers_registered
@@ -53,6 +54,8 @@ class OutboxBacklog:
 class SyncStatus:
     groups: list[ConsumerGroupLag] = field(default_factory=list)
     outboxes: list[OutboxBacklog] = field(default_factory=list)
+    relay: str = "polling"  # settings.OUTBOX_RELAY: who carries the outboxes to Kafka
+    connectors: list[ConnectorStatus] = field(default_factory=list)  # Debezium's, when it is the relay
     dead_letters: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # what could not be read, and why
 
@@ -74,6 +77,9 @@ def sync_status(*, kafka_timeout: float = 3.0) -> SyncStatus:
             status.outboxes.append(OutboxBacklog(model._meta.label, counts["unsent"], counts["oldest"], counts["sent"]))
         except DatabaseError as exc:
             status.problems.append(f"{model._meta.label}: database {using!r}: {exc}")
+    status.relay = settings.OUTBOX_RELAY
+    status.connectors = connectors_status()
+    status.problems += [f"connector {c.name}: {c.error}" for c in status.connectors if c.state != "RUNNING"]
     try:
         for group_id, command, topics in consumer_groups():
             description = group_describe(group_id=group_id, timeout=kafka_timeout)

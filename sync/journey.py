@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
+
 from catalog.models import StockMovement
 from kafka_bridge.lag import message_timestamp
 from kafka_bridge.tracing import trace_id_of
@@ -55,7 +57,13 @@ def order_journey(*, order: Order) -> Journey:
     order_id = str(order.order_id)
     event = OutboxEvent.objects.filter(subject_id=order_id).order_by("id").first()
     decision = StockMovement.objects.filter(order_id=order_id, kind=StockMovement.Kind.ORDER).first()
-    if event is None:
+    if event is None and decision is not None:  # Debezium's: the row went with its transaction
+        where = f"{decision.topic}[{decision.partition}]@{decision.offset}"
+        produced = message_timestamp(topic=decision.topic, partition=decision.partition, offset=decision.offset)
+        sent = Hop("on the topic", produced, f"{where}, sent by Debezium from the write-ahead log")
+    elif event is None and settings.OUTBOX_RELAY == "debezium":
+        sent = Hop("on the topic", None, "written to the log with the order: is Kafka Connect running? (/live/)")
+    elif event is None:
         sent = Hop("on the topic", None, "no event in the outbox (placed before the outbox existed?)")
     elif event.sent_at is None:
         why = f"; last error: {event.last_error}" if event.last_error else ""

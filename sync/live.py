@@ -78,6 +78,13 @@ def _read() -> dict:
             {"outbox": o.outbox, "unsent": o.unsent, "sent": o.sent, "oldestAgeSeconds": o.oldest_age_seconds}
             for o in status.outboxes
         ],
+        "relay": {
+            "kind": status.relay,
+            "connectors": [
+                {"name": c.name, "state": c.state, "slotActive": c.slot_active, "lagBytes": c.lag_bytes}
+                for c in status.connectors
+            ],
+        },
         "topics": _topics(status),
         "ledger": {f"{kind} {outcome}": n for (kind, outcome), n in sorted(ledger.items())},
         "deadLetters": status.dead_letters,

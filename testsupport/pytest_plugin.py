@@ -23,10 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from testsupport.services import KafkaBroker, KafkaCluster, Postgres
+from testsupport.services import ConnectWorker, KafkaBroker, KafkaCluster, Postgres
 
 PG_PORT = int(os.environ.get("TEST_POSTGRES_PORT", "15432"))
 KAFKA_PORT = int(os.environ.get("TEST_KAFKA_PORT", "19092"))
+CONNECT_PORT = int(os.environ.get("TEST_CONNECT_PORT", "18083"))
 
 
 class _Services:
@@ -130,6 +131,18 @@ def kafka_broker() -> KafkaBroker | KafkaCluster:
     if services.broker is None:
         pytest.skip("KAFKA_BOOTSTRAP_SERVERS points at a broker this session does not control")
     return services.broker
+
+
+@pytest.fixture(scope="session")
+def connect_worker():
+    """A Kafka Connect worker with Debezium, on the session's broker (started by the first
+    test that asks for one; stopped at the end of the session)."""
+    from django.conf import settings
+
+    worker = ConnectWorker(port=CONNECT_PORT, bootstrap=settings.KAFKA_BOOTSTRAP_SERVERS)
+    worker.start()
+    yield worker
+    worker.stop()
 
 
 @pytest.hookimpl(wrapper=True)

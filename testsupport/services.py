@@ -1,7 +1,8 @@
 """Real PostgreSQL clusters and Kafka brokers for tests, the chaos suite and the benchmarks.
 
-Thin handles over the project's own launchers (``bin/postgres-server``, ``bin/kafka-server``),
-each on its own port and folder, so several can run beside ``make run``'s.
+Thin handles over the project's own launchers (``bin/postgres-server``, ``bin/kafka-server``,
+``bin/connect-server``), each on its own port and folder, so several can run beside
+``make run``'s.
 """
 
 from __future__ import annotations
@@ -101,3 +102,25 @@ class KafkaCluster:
     def kill(self, node: int) -> None:
         """SIGKILL one node (1-3)."""
         self._run("kill", str(node))
+
+
+@dataclass
+class ConnectWorker:
+    """A Kafka Connect worker (``bin/connect-server``) with Debezium on its plugin path."""
+
+    port: int
+    bootstrap: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _run(self, action: str) -> None:
+        env = {**os.environ, "CONNECT_PORT": str(self.port), "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap}
+        run([ROOT / "bin" / "connect-server", action], env=env, timeout=600)  # the first start fetches it
+
+    def start(self) -> None:
+        self._run("start")
+
+    def stop(self) -> None:
+        self._run("stop")

@@ -27,7 +27,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, register=False, delete=False, wait=60, **options):
         if settings.OUTBOX_RELAY != "debezium":
-            raise CommandError("OUTBOX_RELAY is not 'debezium': the polling relay (manage.py runrelay) sends the outbox")
+            raise CommandError("OUTBOX_RELAY is not 'debezium': manage.py runrelay sends the outboxes")
         try:
             if delete:
                 connectors_delete()

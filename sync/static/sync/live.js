@@ -99,12 +99,26 @@
     const s = data.orders.byStatus;
     set("orders-total", data.orders.total);
     pairs(document.getElementById("orders-by-status"), Object.entries(s).sort());
-    const unsent = data.outboxes.reduce((n, o) => n + o.unsent, 0);
-    set("outbox-unsent", unsent);
-    fill(
-      document.getElementById("outboxes"),
-      data.outboxes.map((o) => el("li", o.outbox + ": " + o.unsent + " unsent (oldest " + fmtAge(o.oldestAgeSeconds) + "), " + o.sent + " sent"))
-    );
+    if (data.relay.kind === "debezium") {
+      // Debezium deletes nothing it has not sent: the rows are gone at once, and its backlog
+      // is the log its replication slot still holds.
+      const behind = data.relay.connectors.reduce((n, c) => n + (c.lagBytes || 0), 0);
+      set("outbox-unsent", behind + " B");
+      set("relay-kind", "Debezium on Kafka Connect: the log its slot still holds");
+      fill(
+        document.getElementById("outboxes"),
+        data.relay.connectors.map((c) =>
+          el("li", c.name + ": " + c.state + (c.slotActive ? "" : ", slot not read") + ", " + (c.lagBytes === null ? "no slot yet" : c.lagBytes + " bytes of log behind"), c.state === "RUNNING" ? {} : { class: "errornote" })
+        )
+      );
+    } else {
+      const unsent = data.outboxes.reduce((n, o) => n + o.unsent, 0);
+      set("outbox-unsent", unsent);
+      fill(
+        document.getElementById("outboxes"),
+        data.outboxes.map((o) => el("li", o.outbox + ": " + o.unsent + " unsent (oldest " + fmtAge(o.oldestAgeSeconds) + "), " + o.sent + " sent"))
+      );
+    }
     set("catalog-lag", drawTopic(document.getElementById("hop-events"), data.flow.events, data.topics[data.flow.events]));
     set("results-lag", drawTopic(document.getElementById("hop-results"), data.flow.results, data.topics[data.flow.results]));
     const decided = (data.ledger["order applied"] || 0) + (data.ledger["order rejected"] || 0);

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contracts.events import ORDER_CANCELLED, OrderResult, ProductSnapshot
+from kafka_bridge.faults import crash_point
 from kafka_bridge.messages import Record
 from orders.models import Order, ProductReplica
 from orders.outbox import outbox_send_order_event
@@ -73,9 +74,11 @@ def order_create(*, user_id: str, product_id: str, qty: int, unit_price: int) ->
     if refusal is not None:
         raise refusal
     with transaction.atomic():
-        return Order.objects.create(
+        order = Order.objects.create(
             user_id=user_id, product_id=product_id, qty=qty, unit_price=unit_price, total_price=qty * unit_price
         )
+        crash_point("web.before_commit")  # the order and its event written, neither committed
+        return order
 
 
 def order_refusal(*, product_id: str, unit_price: int, terms: OrderTerms | None) -> Exception | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -117,8 +118,10 @@ def manage_env(**extra: str) -> dict[str, str]:
     from django.conf import settings
 
     env = dict(os.environ)
-    for name in ("ORDER_EVENTS_TOPIC", "ORDER_RESULTS_TOPIC", "PRODUCTS_TOPIC"):
+    for name in ("ORDER_EVENTS_TOPIC", "ORDER_RESULTS_TOPIC", "PRODUCTS_TOPIC", "OUTBOX_RELAY"):
         env[name] = getattr(settings, name)
+    # Never a running make run's choices (manage.py reads them from its run dir's run.env).
+    env.setdefault("STOCKSYNC_RUN_DIR", str(Path(tempfile.gettempdir()) / "stocksync-tests-no-make-run"))
     for alias, var in (("default", "ORDERS_DATABASE_URL"), ("catalog", "CATALOG_DATABASE_URL")):
         s = connections[alias].settings_dict
         if s["ENGINE"].endswith("postgresql"):

@@ -13,11 +13,13 @@ from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
+from confluent_kafka import Consumer, TopicPartition
 from django.conf import settings
 from django.db import transaction
 
 from catalog.models import Product, StockMovement
 from config.routers import CATALOG_DB
+from kafka_bridge.config import client_config
 from kafka_bridge.lag import group_lag
 from kafka_bridge.producer import shutdown_publisher
 from orders.models import ProductReplica
@@ -166,6 +168,37 @@ class Lab:
         if run.returncode != 0:
             raise LabFailed(f"bin/{tool} failed: {(run.stderr or run.stdout).strip()[-500:]}")
         return run.stdout
+
+    def topic_mark(self, topic: str) -> dict[int, int]:
+        """Where each partition of ``topic`` ends now: read from here with ``messages_since``."""
+        consumer = Consumer(client_config(**{"group.id": f"lab-{uuid.uuid4()}", "enable.auto.commit": False}))
+        try:
+            partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+            return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+        finally:
+            consumer.close()
+
+    def messages_since(self, topic: str, mark: dict[int, int]) -> list[dict]:
+        """The JSON messages written to ``topic`` since ``mark`` (up to the end as it is now)."""
+        consumer = Consumer(client_config(**{"group.id": f"lab-{uuid.uuid4()}", "enable.auto.commit": False}))
+        try:
+            ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in mark}
+            consumer.assign([TopicPartition(topic, p, offset) for p, offset in mark.items() if ends[p] > offset])
+            found: list[dict] = []
+            left = sum(ends[p] - offset for p, offset in mark.items())
+            deadline = time.monotonic() + 30
+            while left > 0 and time.monotonic() < deadline:
+                message = consumer.poll(0.5)
+                if message is None or message.error() is not None:
+                    continue
+                left -= 1
+                try:
+                    found.append(json.loads(message.value()))
+                except ValueError:
+                    pass  # not JSON (a poison message of another lab): not an event here
+            return found
+        finally:
+            consumer.close()
 
     def catalog_partitions(self) -> list[int]:
         """The partitions of the order-events topic (as the catalog's group sees them)."""

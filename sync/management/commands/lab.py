@@ -5,7 +5,19 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from sync.labs import broker_down, catalog_down, ordering, oversell, poison, replay, scale_out, schema_change, trace
+from sync.labs import (
+    broker_down,
+    catalog_down,
+    commit_order,
+    dual_write,
+    ordering,
+    oversell,
+    poison,
+    replay,
+    scale_out,
+    schema_change,
+    trace,
+)
 from sync.labs.toolkit import Lab, LabFailed
 
 LABS = {  # in the order docs/labs.md tells them
@@ -17,6 +29,8 @@ LABS = {  # in the order docs/labs.md tells them
     "scale-out": scale_out,
     "oversell": oversell,
     "ordering": ordering,
+    "dual-write": dual_write,
+    "commit-order": commit_order,  # needs PostgreSQL: make run DB=postgres
     "trace": trace,  # needs Zipkin: make run TRACING=zipkin
 }
 

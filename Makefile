@@ -17,6 +17,7 @@ help:
 	@echo "make check  - lint, then every test that needs no broker and no PostgreSQL (SQLite; under 2 minutes): run it on every change"
 	@echo "make test   - lint, then the whole suite against a real Kafka broker and PostgreSQL (what CI runs)"
 	@echo "make chaos  - fault injection: orders under SIGKILLs, outages and redelivery; checks nothing lost or doubled"
+	@echo "             make chaos RELAY=debezium: the same with Debezium on Kafka Connect as the relay"
 	@echo "make bench  - the benchmarks (bench/): consumer, latency, HTTP, relay; tables to paste into docs/BENCHMARKS.md"
 	@echo "make kafka-start / kafka-stop - the local broker alone (127.0.0.1:9092)"
 	@echo "make clean  - remove the venv, the fetched jars, the broker's data and var/"
@@ -51,7 +52,7 @@ test: lint $(KAFKA_STAMP)
 
 # The fault-injection suite at full length (a shorter run is part of `make test`).
 chaos: $(VENV_STAMP) $(KAFKA_STAMP)
-	$(PY) -m chaos.run $(CHAOS_ARGS)
+	$(PY) -m chaos.run $(if $(RELAY),--relay $(RELAY)) $(CHAOS_ARGS)
 
 # Every benchmark at full size, the default path and the fast layer side by side; the
 # figures go to docs/BENCHMARKS.md by hand, charts to docs/img/.

@@ -9,8 +9,10 @@ with an Idempotency-Key and retry it after a dropped connection or a 5xx, as a c
 client would: each must learn its order's outcome, and no retry may place a second order.
 
     python -m chaos.run [--seed N] [--duration 180] [--rate 40] [--fault-every 6] [--fast]
+                        [--relay debezium]
 
-``--fast`` runs every service on the fast layer (``CONSUMER_FAST=true``). Each run prints
+``--fast`` runs every service on the fast layer (``CONSUMER_FAST=true``). ``--relay
+debezium`` carries the outboxes with Debezium on Kafka Connect; its SIGKILL is the relay's. Each run prints
 its seed; ``--seed`` replays the same schedule of faults (the timing of the processes
 themselves is not replayable). Exits 1 if any order was lost or doubled.
 """
@@ -228,7 +230,9 @@ class Chaos:
         self.stack.kill("orderconsumer")
 
     def kill_relay(self) -> None:
-        self.stack.kill("relay")
+        # Under Debezium the relay is the Connect worker: SIGKILL its JVM. It starts from
+        # the position it last saved, so what it sent since is sent again (the ledger skips it).
+        self.stack.kill("connect" if self.stack.relay == "debezium" else "relay")
 
     def kill_web_worker(self) -> None:
         workers = self.stack.web_workers()
@@ -409,6 +413,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--consumers", type=int, help="consumer processes in the group (default: 1, 3 with --cluster)")
     parser.add_argument(
+        "--relay",
+        choices=["polling", "debezium"],
+        default="polling",
+        help="who carries the outboxes to Kafka: runrelay (default), or Debezium on Kafka Connect",
+    )
+    parser.add_argument(
         "--fast",
         action="store_true",
         help="run every service on the fast layer (CONSUMER_FAST=true); default: the default path",
@@ -433,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         f"--rate {args.rate:g} --fault-every {args.fault_every:g}"
         + (f" --cluster --consumers {args.consumers}" if args.cluster else "")
         + (" --fast" if args.fast else "")
+        + (f" --relay {args.relay}" if args.relay != "polling" else "")
         + ")"
     )
     home = Path(tempfile.mkdtemp(prefix="stocksync-chaos-"))
@@ -445,6 +456,7 @@ def main(argv: list[str] | None = None) -> int:
         cluster=args.cluster,
         consumers=args.consumers,
         fast=args.fast,
+        relay=args.relay,
     )
     products = {f"CHAOS-{i:03d}": 1_000_000 for i in range(1, 11)}
     products["CHAOS-001"] = 150  # runs out during the run: later orders for it are rejected

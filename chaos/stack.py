@@ -30,6 +30,7 @@ class Ports:
     catalog_db: int = 25434
     kafka: int = 29092
     web: int = 28000
+    connect: int = 28083  # Kafka Connect's REST API (--relay debezium)
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Stack:
     cluster: bool = False  # three brokers (bin/kafka-cluster) instead of one
     consumers: int = 1  # members of the consumer group, one process each
     fast: bool = False  # the fast layer (CONSUMER_FAST) in every process
+    relay: str = "polling"  # or "debezium": Kafka Connect with Debezium carries the outboxes
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     api_token: str = ""  # the staff user's, for the load generator
     held_down: set[str] = field(default_factory=set)  # stopped on purpose: do not restart
@@ -68,6 +70,9 @@ class Stack:
             "STOCKSYNC_CRASH_LOG": str(self.crash_log),
             "PYTHONUNBUFFERED": "1",
             "CONSUMER_FAST": "true" if self.fast else "false",
+            "OUTBOX_RELAY": self.relay,
+            "CONNECT_PORT": str(self.ports.connect),
+            "CONNECT_URL": f"http://127.0.0.1:{self.ports.connect}",
         }
 
     # -- infrastructure -------------------------------------------------------------
@@ -107,6 +112,10 @@ class Stack:
             self.manage("createtopics", "--partitions", "6", "--replication-factor", "3", "--min-insync-replicas", "2")
         else:
             self.manage("createtopics", "--partitions", "3")
+        if self.relay == "debezium":  # reading the log before anything is written to an outbox
+            self.start("connect")
+            self.wait_connect()
+            self.manage("connectors", "--register", "--wait", "120", timeout=180)
         rows = ",".join(f"('{pid}','{pid}',{stock},100,now())" for pid, stock in products.items())
         run(
             [
@@ -125,12 +134,26 @@ class Stack:
         )
         self.manage("publishproducts")
         for name in self.process_names:
-            self.start(name)
+            if name not in self.procs:
+                self.start(name)
         self.wait_replica(len(products))
 
     @property
     def process_names(self) -> list[str]:
-        return ["web", "relay", "orderconsumer", *self.consumer_names]
+        relay = "connect" if self.relay == "debezium" else "relay"
+        return ["web", relay, "orderconsumer", *self.consumer_names]
+
+    def wait_connect(self, timeout: float = 120) -> None:
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{self.env['CONNECT_URL']}/connectors", timeout=2)
+                return
+            except OSError:
+                time.sleep(0.5)
+        raise RuntimeError(f"Kafka Connect did not answer; see {self.home / 'connect.log'}")
 
     def wait_replica(self, count: int, timeout: float = 90) -> None:
         """Orders are refused until the order service knows the products: wait for them."""
@@ -169,6 +192,7 @@ class Stack:
             "-",
         ],
         "relay": lambda self: [sys.executable, "manage.py", "runrelay"],
+        "connect": lambda self: [ROOT / "bin" / "connect-server", "run"],  # --relay debezium: the JVM itself
         "consumer": lambda self: [sys.executable, "manage.py", "runconsumer"],  # consumer-1, consumer-2, …
         "orderconsumer": lambda self: [sys.executable, "manage.py", "runorderconsumer"],
     }

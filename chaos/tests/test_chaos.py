@@ -64,7 +64,7 @@ def test_load_counts_orders_a_retry_placed_twice():
     assert load.duplicates(manage_env()["ORDERS_DATABASE_URL"]) == 2
 
 
-@pytest.mark.parametrize("mode", [[], ["--fast"]], ids=["default", "fast"])
+@pytest.mark.parametrize("mode", [[], ["--fast"], ["--relay", "debezium"]], ids=["default", "fast", "debezium"])
 def test_short_chaos_run_loses_and_doubles_nothing(mode):
     run = subprocess.run(
         [sys.executable, "-m", "chaos.run", "--duration", "35", "--rate", "15", "--fault-every", "4", *mode],

@@ -5,13 +5,13 @@ relays: polling and change data capture").
 
 Each way an outbox event can reach Kafka is measured the same way:
 
-* burst: ``--burst`` events committed 1,000 to a transaction, as fast as this process
-  writes them; events/s from the first commit until a consumer here has read the last;
+* backlog: ``--backlog`` events committed (1,000 to a transaction) while the relay is
+  stopped (runrelay not started, the connectors paused); events/s from the relay's start
+  (or resume) until a consumer here has read the last, and the CPU it and PostgreSQL used;
 * trickle: ``--trickle`` events, one per transaction, 20 a second; for each, the time from
   its commit to the moment the consumer here reads it (p50, p99);
-* CPU seconds of the relay (runrelay's process, or Connect's JVM) and of PostgreSQL during
-  the burst, and the relay's peak resident memory;
-* copies: messages on the topic per event (more than 1: published twice).
+* the relay's peak resident memory (runrelay's process, or Connect's JVM);
+* copies: messages on the topic per event in the trickle (more than 1: published twice).
 
 The ways: ``polling`` (``runrelay`` alone, its 1 s interval, no grace), ``polling +
 on-commit`` (make run's default: the writer publishes after commit, the relay is the
@@ -100,61 +100,76 @@ def peak_rss_mib(pid: int) -> float:
     return 0.0
 
 
-def measure(way: str, *, relay: str, on_commit: bool, burst: int, trickle: int, home: Path) -> dict:
+def measure(way: str, *, relay: str, on_commit: bool, backlog: int, trickle: int, home: Path) -> dict:
     from django.test import override_settings
 
+    from kafka_bridge.connect import connectors_pause
     from kafka_bridge.producer import shutdown_publisher
     from kafka_bridge.topics import topics_ensure
 
     results: dict = {"way": way}
+    process = None
+
+    def start_relay() -> int:
+        nonlocal process
+        if relay == "debezium":
+            connectors_pause(paused=False)
+            return service_pids_connect()[0]
+        # Alone, it sends at once; beside the on-commit publisher, it waits make run's
+        # grace (OUTBOX_RELAY_GRACE_SECONDS) so as not to race it.
+        if process is None:
+            process = python("manage.py", "runrelay", "--grace", "10" if on_commit else "0")
+        return process.pid
+
     with override_settings(OUTBOX_RELAY=relay, OUTBOX_PUBLISH_ON_COMMIT=on_commit):
-        if relay == "polling":
-            # Alone, it sends at once; beside the on-commit publisher, it waits make run's
-            # grace (OUTBOX_RELAY_GRACE_SECONDS) so as not to race it.
-            grace = "10" if on_commit else "0"
-            process = python("manage.py", "runrelay", "--grace", grace)
-            relay_pid = process.pid
-        else:
-            process = None
-            relay_pid = service_pids_connect()[0]
-        for phase, count, per_transaction in (("burst", burst, 1000), ("trickle", trickle, 1)):
+        # The backlog: written while the relay is stopped (runrelay not started, the
+        # connectors paused), then drained. Only where the relay sends everything.
+        phases = [("trickle", trickle, 1)] if on_commit else [("backlog", backlog, 1000), ("trickle", trickle, 1)]
+        for phase, count, per_transaction in phases:
             topic = f"bench-relays-{uuid.uuid4().hex[:6]}"
             topics_ensure(names=[topic], partitions=3)
             reader = Reader(topic)
             thread = threading.Thread(target=reader.run)
             thread.start()
             time.sleep(2)  # the reader has its partitions
+            if phase == "backlog":
+                if relay == "debezium":
+                    connectors_pause(paused=True)
+                    time.sleep(3)
+                write(topic, count, per_transaction)
+                progress(f"{way}: {count:,} events written, relay stopped")
+                relay_pid = start_relay()
+            else:
+                relay_pid = start_relay()
             roots = {"relay": [relay_pid], **service_pids(home)}
             before = cpu_seconds(roots)
             started = time.time()
-            if phase == "burst":
-                committed = write(topic, count, per_transaction)
-            else:
-                committed = {}
+            committed: dict[str, float] = {}
+            if phase == "trickle":
                 for _ in range(count):
                     committed.update(write(topic, 1, 1))
                     time.sleep(1 / TRICKLE_PER_SECOND)
             deadline = time.monotonic() + 300
-            while reader.read(list(committed)) < len(committed) and time.monotonic() < deadline:
-                progress(f"{way}, {phase}: {reader.read(list(committed)):,}/{len(committed):,} on the topic")
-                time.sleep(0.2)
+            expected = count
+            while len(reader.arrivals) < expected and time.monotonic() < deadline:
+                time.sleep(0.05)
+            finished = time.time()
             time.sleep(3 if on_commit else 1)  # a second copy, if one is coming
             after = cpu_seconds(roots)
             reader.stop.set()
             thread.join()
             shutdown_publisher(timeout=10)
             arrivals = reader.arrivals
-            assert all(order_id in arrivals for order_id in committed), f"{way}: events missing"
-            if phase == "burst":
-                last = max(min(arrivals[order_id]) for order_id in committed)
-                results["burst_per_s"] = count / (last - started)
-                results["relay_cpu_s"] = after["relay"] - before["relay"]
-                results["postgres_cpu_s"] = after["postgresql"] - before["postgresql"]
+            assert len(arrivals) == count, f"{way}, {phase}: {len(arrivals)} of {count} events on the topic"
+            if phase == "backlog":
+                results["drain_per_s"] = count / (finished - started)
+                results["relay_cpu_ms_per_1k"] = (after["relay"] - before["relay"]) / count * 1e6
+                results["postgres_cpu_ms_per_1k"] = (after["postgresql"] - before["postgresql"]) / count * 1e6
             else:
                 waits = sorted((min(arrivals[o]) - committed[o]) * 1000 for o in committed)
                 results["p50_ms"] = statistics.median(waits)
                 results["p99_ms"] = waits[int(len(waits) * 0.99) - 1]
-            results[f"copies_{phase}"] = sum(len(arrivals[o]) for o in committed) / len(committed)
+            results[f"copies_{phase}"] = sum(len(v) for v in arrivals.values()) / count
         results["relay_rss_mib"] = peak_rss_mib(relay_pid)
         if process is not None:
             process.terminate()
@@ -177,7 +192,7 @@ def service_pids_connect() -> list[int]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--burst", type=int, default=20_000)
+    parser.add_argument("--backlog", type=int, default=20_000)
     parser.add_argument("--trickle", type=int, default=200)
     args = parser.parse_args(argv)
 
@@ -208,16 +223,18 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             worker.stop()
 
-    print(f"\nThe two relays (python -m bench.relays --burst {args.burst} --trickle {args.trickle})\n")
-    header = "| way | burst, events/s | commit → read, p50 / p99 | relay CPU (burst) | PostgreSQL CPU (burst) "
+    print(f"\nThe two relays (python -m bench.relays --backlog {args.backlog} --trickle {args.trickle})\n")
+    header = "| way | backlog drained | commit → read, p50 / p99 | relay CPU per 1,000 | PostgreSQL CPU per 1,000 "
     header += "| relay peak memory | copies per event |"
     print(header)
     print("|" + "---|" * 7)
     for r in rows:
+        drain = f"{r['drain_per_s']:,.0f} events/s" if "drain_per_s" in r else "(the writer sends)"
+        relay_cpu = f"{r['relay_cpu_ms_per_1k']:,.0f} ms" if "drain_per_s" in r else ""
+        pg_cpu = f"{r['postgres_cpu_ms_per_1k']:,.0f} ms" if "drain_per_s" in r else ""
         print(
-            f"| {r['way']} | {r['burst_per_s']:,.0f} | {r['p50_ms']:,.0f} / {r['p99_ms']:,.0f} ms "
-            f"| {r['relay_cpu_s']:.1f} s | {r['postgres_cpu_s']:.1f} s | {r['relay_rss_mib']:,.0f} MiB "
-            f"| {r['copies_burst']:.2f} |"
+            f"| {r['way']} | {drain} | {r['p50_ms']:,.0f} / {r['p99_ms']:,.0f} ms "
+            f"| {relay_cpu} | {pg_cpu} | {r['relay_rss_mib']:,.0f} MiB | {r['copies_trickle']:.2f} |"
         )
 
 

@@ -144,7 +144,8 @@ def _rest(method: str, path: str, body: dict[str, Any] | None = None, *, timeout
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.load(response) if response.status != 204 else None
+            body = response.read()
+            return json.loads(body) if body else None  # 202 and 204 have none
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace")[:500]
         raise ConnectError(f"{method} {path}: HTTP {exc.code}: {detail}") from exc

@@ -18,7 +18,7 @@ help:
 	@echo "make test   - lint, then the whole suite against a real Kafka broker and PostgreSQL (what CI runs)"
 	@echo "make chaos  - fault injection: orders under SIGKILLs, outages and redelivery; checks nothing lost or doubled"
 	@echo "             make chaos RELAY=debezium: the same with Debezium on Kafka Connect as the relay"
-	@echo "make bench  - the benchmarks (bench/): consumer, latency, HTTP, relay; tables to paste into docs/BENCHMARKS.md"
+	@echo "make bench  - the benchmarks (bench/): consumer, latency, HTTP, relay, the two relays; tables to paste into docs/BENCHMARKS.md"
 	@echo "make kafka-start / kafka-stop - the local broker alone (127.0.0.1:9092)"
 	@echo "make clean  - remove the venv, the fetched jars, the broker's data and var/"
 
@@ -63,6 +63,7 @@ bench: $(VENV_STAMP) $(KAFKA_STAMP)
 	CONSUMER_FAST=false $(PY) -m bench.latency
 	CONSUMER_FAST=true $(PY) -m bench.latency
 	$(PY) -m bench.relay
+	$(PY) -m bench.relays
 	$(PY) -m bench.ledger_probe
 
 lint: $(VENV_STAMP)

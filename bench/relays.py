@@ -9,9 +9,9 @@ Each way an outbox event can reach Kafka is measured the same way:
   stopped (runrelay not started, the connectors paused); events/s from the relay's start
   (or resume) until a consumer here has read the last, and the relay's CPU meanwhile;
 * trickle: ``--trickle`` events, one per transaction, 20 a second; for each, the time from
-  its commit to the moment the consumer here reads it (p50, p99); and the CPU the relay
-  and PostgreSQL used per 1,000 events meanwhile (the writer's own work is the same in
-  every way, but for Debezium's delete);
+  its commit to the moment the consumer here reads it (p50, p99); and the share of a core
+  the relay and PostgreSQL used meanwhile (PostgreSQL's includes the writer's own work,
+  the same in every way but for Debezium's delete);
 * the relay's peak resident memory (runrelay's process, or Connect's JVM);
 * copies: messages on the topic per event in the trickle (more than 1: published twice).
 
@@ -31,7 +31,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.common import bench_stack, cpu_seconds, progress, python, service_pids
+from bench.common import bench_stack, cpu_seconds, machine, progress, python, service_pids
 
 CONNECT_PORT = 27083
 TRICKLE_PER_SECOND = 20
@@ -132,16 +132,16 @@ def measure(way: str, *, relay: str, on_commit: bool, backlog: int, trickle: int
             topics_ensure(names=[topic], partitions=3)
             reader = Reader(topic)
             thread = threading.Thread(target=reader.run, daemon=True)
+            if phase == "trickle":
+                relay_pid = start_relay()  # (started before the window, not in it)
             thread.start()
-            time.sleep(2)  # the reader has its partitions
+            time.sleep(3)  # the reader has its partitions
             if phase == "backlog":
                 if relay == "debezium":
                     connectors_pause(paused=True)
                     time.sleep(3)
                 write(topic, count, per_transaction)
                 progress(f"{way}: {count:,} events written, relay stopped")
-                relay_pid = start_relay()
-            else:
                 relay_pid = start_relay()
             roots = {"relay": [relay_pid], **service_pids(home)}
             before = cpu_seconds(roots)
@@ -163,11 +163,14 @@ def measure(way: str, *, relay: str, on_commit: bool, backlog: int, trickle: int
             shutdown_publisher(timeout=10)
             arrivals = reader.arrivals
             assert len(arrivals) == count, f"{way}, {phase}: {len(arrivals)} of {count} events on the topic"
-            results[f"relay_cpu_{phase}"] = (after["relay"] - before["relay"]) / count * 1e6  # ms per 1,000
-            results[f"postgres_cpu_{phase}"] = (after["postgresql"] - before["postgresql"]) / count * 1e6
             if phase == "backlog":
                 results["drain_per_s"] = count / (finished - started)
+                results["relay_cpu_backlog"] = (after["relay"] - before["relay"]) / count * 1e6  # ms per 1,000
             else:
+                # At 20 events/s, the share of one core each used over the window.
+                window = time.time() - started
+                results["relay_cpu_trickle"] = (after["relay"] - before["relay"]) / window * 100
+                results["postgres_cpu_trickle"] = (after["postgresql"] - before["postgresql"]) / window * 100
                 waits = sorted((min(arrivals[o]) - committed[o]) * 1000 for o in committed)
                 results["p50_ms"] = statistics.median(waits)
                 results["p99_ms"] = waits[int(len(waits) * 0.99) - 1]
@@ -225,17 +228,18 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             worker.stop()
 
-    print(f"\nThe two relays (python -m bench.relays --backlog {args.backlog} --trickle {args.trickle})\n")
-    header = "| way | backlog drained | commit → read, p50 / p99 | relay CPU per 1,000: drain / trickle "
-    header += "| PostgreSQL CPU per 1,000: trickle | relay peak memory | copies per event |"
+    print(f"\nThe two relays (python -m bench.relays --backlog {args.backlog} --trickle {args.trickle})")
+    print(f"machine: {machine()}\n")
+    header = "| way | backlog drained | relay CPU per 1,000 drained | commit → read, p50 / p99 "
+    header += "| CPU at 20 events/s: relay / PostgreSQL | relay peak memory | copies per event |"
     print(header)
     print("|" + "---|" * 7)
     for r in rows:
         drain = f"{r['drain_per_s']:,.0f} events/s" if "drain_per_s" in r else "(the writer sends)"
         drain_cpu = f"{r['relay_cpu_backlog']:,.0f} ms" if "drain_per_s" in r else "–"
         print(
-            f"| {r['way']} | {drain} | {r['p50_ms']:,.0f} / {r['p99_ms']:,.0f} ms "
-            f"| {drain_cpu} / {r['relay_cpu_trickle']:,.0f} ms | {r['postgres_cpu_trickle']:,.0f} ms "
+            f"| {r['way']} | {drain} | {drain_cpu} | {r['p50_ms']:,.0f} / {r['p99_ms']:,.0f} ms "
+            f"| {r['relay_cpu_trickle']:.1f}% / {r['postgres_cpu_trickle']:.1f}% of a core "
             f"| {r['relay_rss_mib']:,.0f} MiB | {r['copies_trickle']:.2f} |"
         )
 

@@ -81,8 +81,10 @@ class OutboxConnector:
             "snapshot.mode": "no_data",
             "tombstones.on.delete": "false",
             # How long the connector waits for more changes before it hands a batch to
-            # Connect: Debezium's default, 500 ms, is most of an event's way to the topic.
-            "poll.interval.ms": "20",
+            # Connect. Debezium's default, 500 ms, is most of an event's way to the topic;
+            # each poll costs the idle JVM CPU (one worker, two connectors, idle: 2% of a
+            # core at 500 ms, 5% at 100 ms, 14% at 20 ms).
+            "poll.interval.ms": "100",
             "extended.headers.enabled": "false",  # Debezium's __debezium.context.* headers: ours carry none
             # While the outbox is quiet, the slot would hold every other table's log too: the
             # connector confirms a position only when it reads an event. So every 5 s it

@@ -53,6 +53,22 @@ def test_relay_benchmark():
     assert value(out, "relay: backlog drained") > 0
 
 
+def test_relays_benchmark():
+    # Both relays, Debezium's on a Kafka Connect worker of the benchmark's own.
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.relays", "--backlog", "1000", "--trickle", "20"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    rows = {line.split("|")[1].strip(): line for line in run.stdout.splitlines() if line.startswith("| ")}
+    assert {"polling", "polling + on-commit", "debezium", "debezium + on-commit"} <= set(rows)
+    assert rows["debezium"].rstrip(" |").endswith("1.00")  # one copy per event
+    assert rows["debezium + on-commit"].rstrip(" |").endswith("2.00")  # both publish: two
+
+
 def test_latency_benchmark():
     # half: half of the bare endpoint's capacity, measured in the run (its figures are
     # labelled with the rate it came to, unknown here).

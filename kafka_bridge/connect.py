@@ -146,8 +146,8 @@ def _rest(method: str, path: str, body: dict[str, Any] | None = None, *, timeout
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read()
-            return json.loads(body) if body else None  # 202 and 204 have none
+            answer = response.read()
+            return json.loads(answer) if answer else None  # 202 and 204 have none
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace")[:500]
         raise ConnectError(f"{method} {path}: HTTP {exc.code}: {detail}") from exc
@@ -215,7 +215,8 @@ def connectors_delete(*, within: float = 30) -> None:
             # Stopped first, so its stored position can go too: a connector of the same name
             # would otherwise look for that position in a slot that no longer has it.
             _rest("PUT", f"/connectors/{connector.name}/stop")
-            _retry_409(lambda connector=connector: _rest("DELETE", f"/connectors/{connector.name}/offsets"))
+            offsets = f"/connectors/{connector.name}/offsets"
+            _retry_409(lambda: _rest("DELETE", offsets))  # noqa: B023 - called before the loop moves on
             _rest("DELETE", f"/connectors/{connector.name}")
         except ConnectError as exc:
             if "HTTP 404" not in str(exc):

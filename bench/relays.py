@@ -227,9 +227,10 @@ def main(argv: list[str] | None = None) -> None:
                 connectors_delete()
         finally:
             worker.stop()
+        on = machine()  # (asks PostgreSQL its version: before the stack stops)
 
     print(f"\nThe two relays (python -m bench.relays --backlog {args.backlog} --trickle {args.trickle})")
-    print(f"machine: {machine()}\n")
+    print(f"machine: {on}\n")
     header = "| way | backlog drained | relay CPU per 1,000 drained | commit → read, p50 / p99 "
     header += "| CPU at 20 events/s: relay / PostgreSQL | relay peak memory | copies per event |"
     print(header)

@@ -7,17 +7,13 @@ relays (`dual-write`, `commit-order`) and `broker-down` pass from their commands
 import http.cookiejar
 import json
 import re
-import shutil
 import subprocess
-import tempfile
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from testsupport.helpers import ROOT
-from testsupport.makerun import Run
+from testsupport.makerun import running
 
 pytestmark = pytest.mark.integration
 
@@ -27,23 +23,17 @@ TUTORIAL_USER = "8b2c437c-c8b2-42eb-b9ff-3aa8ee4cac1e"
 
 @pytest.fixture(scope="module")
 def cdc():
-    home = Path(tempfile.mkdtemp(prefix="stocksync-debezium-"))
-    home.chmod(0o755)  # PostgreSQL runs as its own user and must enter it
-    run = Run(
-        home,
+    with running(
+        "debezium",
         web_port=WEB_PORT,
         kafka_port=KAFKA_PORT,
+        ready_within=420,
         DB="postgres",
         RELAY="debezium",
         POSTGRES_PORT=str(POSTGRES_PORT),
         CONNECT_PORT=str(CONNECT_PORT),
-    )
-    try:
-        run.wait_for("stocksync is ready", timeout=420)
+    ) as run:
         yield run
-    finally:
-        run.interrupt()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_an_order_goes_all_the_way_through_debezium(cdc):
@@ -85,7 +75,7 @@ def test_an_order_goes_all_the_way_through_debezium(cdc):
     assert unsent == "0"  # deleted in the order's own transaction; Debezium read the insert from the log
 
 
-def test_metrics_and_the_live_page_show_the_connectors(cdc):
+def test_metrics_the_live_page_and_the_sync_page_show_the_connectors(cdc):
     with urllib.request.urlopen(f"{cdc.web}/metrics", timeout=30) as response:
         metrics = response.read().decode()
     assert 'stocksync_connector_running{connector="orders-outbox"} 1.0' in metrics
@@ -100,6 +90,8 @@ def test_metrics_and_the_live_page_show_the_connectors(cdc):
     )
     browser.open(urllib.request.Request(f"{cdc.web}/admin/login/", data=login.encode(), headers={"Referer": cdc.web}))
     live = json.load(browser.open(f"{cdc.web}/live/data", timeout=30))
+    sync_page = browser.open(f"{cdc.web}/admin/sync/", timeout=30).read().decode()
+    assert 'id="connectors"' in sync_page and "orders-outbox" in sync_page and "RUNNING" in sync_page
     assert live["relay"]["kind"] == "debezium"
     assert {c["name"]: c["state"] for c in live["relay"]["connectors"]} == {
         "orders-outbox": "RUNNING",
@@ -109,13 +101,6 @@ def test_metrics_and_the_live_page_show_the_connectors(cdc):
 
 @pytest.mark.parametrize("name", ["dual-write", "commit-order", "broker-down"])
 def test_the_lab_passes_under_debezium(cdc, name):
-    lab = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "lab", name],
-        cwd=ROOT,
-        env=cdc.env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    lab = cdc.lab(name)
     assert lab.returncode == 0, lab.stdout[-3000:] + lab.stderr[-3000:]
     assert lab.stdout.rstrip().splitlines()[-1].startswith(f"lab {name}: PASS"), lab.stdout

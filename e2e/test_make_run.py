@@ -11,19 +11,16 @@ and broken as its reader would, in this order, against one running system:
 5. Ctrl-C: everything stops within 30 s, leaving no port behind."""
 
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
 from sync.management.commands.lab import LABS
 from testsupport.browser import SHOTS, chromium_page
 from testsupport.helpers import ROOT
-from testsupport.makerun import Run, listening
+from testsupport.makerun import listening, running
 
 pytestmark = pytest.mark.integration
 
@@ -33,14 +30,8 @@ TUTORIAL_USER = "8b2c437c-c8b2-42eb-b9ff-3aa8ee4cac1e"
 
 @pytest.fixture(scope="module")
 def system():
-    home = Path(tempfile.mkdtemp(prefix="stocksync-make-run-"))
-    run = Run(home, web_port=WEB_PORT, kafka_port=KAFKA_PORT)
-    try:
-        run.wait_for("stocksync is ready", timeout=240)
+    with running("make-run", web_port=WEB_PORT, kafka_port=KAFKA_PORT, ready_within=240) as run:
         yield run
-    finally:
-        run.interrupt()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_a_killed_catalog_consumer_comes_back_alone_and_the_others_carry_on(system):
@@ -79,16 +70,7 @@ def test_a_killed_catalog_consumer_comes_back_alone_and_the_others_carry_on(syst
 # `commit-order` needs PostgreSQL: e2e/test_debezium.py runs it against make run DB=postgres.
 @pytest.mark.parametrize("name", [name for name in LABS if name not in ("trace", "commit-order")])
 def test_the_lab_passes_from_its_command(system, name):
-    lab = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "lab", name],
-        cwd=ROOT,
-        env={**system.env, "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{KAFKA_PORT}"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    (SHOTS.parent / "labs").mkdir(parents=True, exist_ok=True)
-    (SHOTS.parent / "labs" / f"{name}.txt").write_text(lab.stderr + lab.stdout)  # for the reader of CI's output
+    lab = system.lab(name, KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{KAFKA_PORT}")
     assert lab.returncode == 0, lab.stdout[-3000:] + lab.stderr[-3000:]
     assert lab.stdout.rstrip().splitlines()[-1].startswith(f"lab {name}: PASS"), lab.stdout
 

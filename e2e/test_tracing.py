@@ -5,18 +5,13 @@ them back from Zipkin's API. Then `lab trace`, from its command, and the live pa
 waterfall in Chromium (a screenshot for the README)."""
 
 import json
-import shutil
-import subprocess
-import tempfile
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from testsupport.browser import SHOTS, chromium_page
-from testsupport.helpers import ROOT
-from testsupport.makerun import Run
+from testsupport.makerun import running
 
 pytestmark = pytest.mark.integration
 
@@ -27,23 +22,18 @@ ZIPKIN = f"http://127.0.0.1:{ZIPKIN_PORT}"
 
 @pytest.fixture(scope="module")
 def traced():
-    home = Path(tempfile.mkdtemp(prefix="stocksync-tracing-"))
-    run = Run(
-        home,
+    with running(
+        "tracing",
         web_port=WEB_PORT,
         kafka_port=KAFKA_PORT,
+        ready_within=300,
         TRACING="zipkin",
         ZIPKIN_PORT=str(ZIPKIN_PORT),
         OUTBOX_PUBLISH_ON_COMMIT="false",  # the relay sends every event: four processes
         OUTBOX_RELAY_GRACE_SECONDS="1",
         LOG_FORMAT="json",  # each line in a span carries trace_id and span_id
-    )
-    try:
-        run.wait_for("stocksync is ready", timeout=300)
+    ) as run:
         yield run
-    finally:
-        run.interrupt()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def order_of(product_id: str) -> dict:
@@ -119,16 +109,7 @@ def test_one_trace_id_across_web_relay_and_both_consumers(traced):
 
 
 def test_the_trace_lab_passes_from_its_command(traced):
-    lab = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "lab", "trace"],
-        cwd=ROOT,
-        env={**traced.env, "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{KAFKA_PORT}", "ZIPKIN_URL": ZIPKIN},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    (SHOTS.parent / "labs").mkdir(parents=True, exist_ok=True)
-    (SHOTS.parent / "labs" / "trace.txt").write_text(lab.stderr + lab.stdout)
+    lab = traced.lab("trace", KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{KAFKA_PORT}", ZIPKIN_URL=ZIPKIN)
     assert lab.returncode == 0, lab.stdout[-3000:] + lab.stderr[-3000:]
     assert lab.stdout.rstrip().splitlines()[-1].startswith("lab trace: PASS"), lab.stdout
 

@@ -9,7 +9,13 @@ from django.conf import settings
 DEFAULTS = {
     "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092",
     "KAFKA_CLIENT_CONFIG": {},
-    "KAFKA_PRODUCER_CONFIG": {"acks": "all", "enable.idempotence": True, "linger.ms": 5, "message.timeout.ms": 30000},
+    "KAFKA_PRODUCER_CONFIG": {
+        "acks": "all",
+        "enable.idempotence": True,
+        "partitioner": "murmur2_random",  # the Java client's: a key lands where Kafka Connect puts it
+        "linger.ms": 5,
+        "message.timeout.ms": 30000,
+    },
     "KAFKA_PUBLISHER_LINGER_MS": 0,
     "KAFKA_CONSUMER_SESSION_TIMEOUT_MS": 10000,
     "KAFKA_GROUP_PROTOCOL": "consumer",
@@ -25,6 +31,8 @@ DEFAULTS = {
     "OUTBOX_RELAY_INTERVAL_SECONDS": 1.0,
     "OUTBOX_RELAY_BATCH_SIZE": 5000,
     "OUTBOX_PUBLISH_ON_COMMIT": True,
+    "OUTBOX_RELAY": "polling",  # or "debezium": kafka_bridge.connect
+    "CONNECT_URL": "http://127.0.0.1:8083",  # Kafka Connect's REST API, under Debezium
     "TOPIC_PARTITIONS": 3,
     "TOPIC_REPLICATION_FACTOR": 1,
     "TOPIC_MIN_INSYNC_REPLICAS": 1,

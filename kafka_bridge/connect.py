@@ -6,12 +6,16 @@ table's inserts through a replication slot, and Debezium's outbox event router t
 row into the message our own relay would send. What reaches the topic is the same either
 way (a test compares them byte for byte):
 
-* the value is the row's ``payload``, as it is (ByteArrayConverter: no Connect envelope);
+* the value is the row's ``payload``, as it is (BinaryDataConverter: no Connect envelope);
 * the key is the row's ``key`` (StringConverter), and the partition murmur2 of it, as
   the Java client and our producers (``partitioner=murmur2_random``) compute it;
 * the topic is the row's ``topic`` (``route.by.field``);
-* the headers are ours: the router's own ``id`` header is dropped, and ``traceparent`` is
-  placed as a header only when tracing is on.
+* the headers are ours: the router's own ``id`` header is dropped, Debezium's context
+  headers are off, and ``traceparent`` is placed as a header only when tracing is on.
+
+The row itself is deleted in the transaction that wrote it (``kafka_bridge.outbox``): the
+log keeps the insert. A heartbeat row of the connector's own keeps its slot from holding
+the log of every other table while the outbox is quiet.
 
 ``connectors_register`` (``manage.py connectors --register``) creates each table's
 publication and (re)writes each connector's config through Connect's REST API: idempotent,

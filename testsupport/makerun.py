@@ -4,15 +4,36 @@ tests: its output collected as it comes, its services controlled with bin/stocks
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from testsupport.helpers import ROOT
+
+LAB_TRANSCRIPTS = ROOT / "var" / "labs"  # each lab's output, for the reader of CI's output
+
+
+@contextmanager
+def running(name: str, *, web_port: int, kafka_port: int, ready_within: float, **extra_env: str) -> Iterator["Run"]:
+    """`make run` in a folder of its own until "stocksync is ready"; Ctrl-C and the folder
+    removed afterwards. ``extra_env``: the switches (DB, RELAY, TRACING) and their ports."""
+    home = Path(tempfile.mkdtemp(prefix=f"stocksync-{name}-"))
+    home.chmod(0o755)  # a PostgreSQL of make run's (DB=postgres) runs as its own user and must enter it
+    run = Run(home, web_port=web_port, kafka_port=kafka_port, **extra_env)
+    try:
+        run.wait_for("stocksync is ready", timeout=ready_within)
+        yield run
+    finally:
+        run.interrupt()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 class Run:
@@ -69,6 +90,21 @@ class Run:
     def password(self, user: str) -> str:
         line = next(line for line in self.lines if f"user {user}" in line and " password " in line)
         return line.split(" password ")[1].split()[0]
+
+    def lab(self, name: str, **env: str) -> subprocess.CompletedProcess:
+        """`python manage.py lab NAME`, as its reader types it, against this run; its
+        output kept in LAB_TRANSCRIPTS."""
+        lab = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "lab", name],
+            cwd=ROOT,
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        LAB_TRANSCRIPTS.mkdir(parents=True, exist_ok=True)
+        (LAB_TRANSCRIPTS / f"{name}.txt").write_text(lab.stderr + lab.stdout)
+        return lab
 
     def stocksync(self, *args: str) -> str:
         run = subprocess.run(

@@ -133,10 +133,10 @@ def kafka_broker() -> KafkaBroker | KafkaCluster:
     return services.broker
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def connect_worker():
-    """A Kafka Connect worker with Debezium, on the session's broker (started by the first
-    test that asks for one; stopped at the end of the session)."""
+    """A Kafka Connect worker with Debezium, on the session's broker, for the tests of one
+    module (a JVM: not left running under the tests that follow)."""
     from django.conf import settings
 
     worker = ConnectWorker(port=CONNECT_PORT, bootstrap=settings.KAFKA_BOOTSTRAP_SERVERS)

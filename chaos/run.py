@@ -325,7 +325,11 @@ def partition_stalls(
         before = {p: longest_gap(times, at - window, at) for p, times in sorted(applied.items())}
 
         def show(parts: list[int], after: dict[int, float] = after, before: dict[int, float] = before) -> str:
-            return ", ".join(f"[{p}] {after[p]:.2f} s (before {before[p]:.2f})" for p in parts) or "none"
+            # A partition no product's key hashes to has nothing applied, before or after.
+            cells = [
+                f"[{p}] {after[p]:.2f} s (before {before[p]:.2f})" if p in after else f"[{p}] no events" for p in parts
+            ]
+            return ", ".join(cells) or "none"
 
         if fault == "kill_consumer" and i in held:
             mine = held[i]

@@ -106,3 +106,13 @@ def test_stall_is_the_longest_wait_after_the_fault():
     assert stalls([("kill_broker_node", 10.0)], accepted, applied) == [
         ("kill_broker_node", pytest.approx(2.7), pytest.approx(14.9))
     ]
+
+
+def test_a_killed_member_holding_a_partition_without_events_is_reported_not_a_crash():
+    from chaos.run import partition_stalls
+
+    applied = {0: [1.0, 2.0, 12.0], 1: [1.0, 11.0]}  # partition 2: no product's key hashes to it
+    rows = dict(partition_stalls([("kill_consumer", 10.0)], {0: [0, 2]}, applied, window=5))
+    assert rows["kill_consumer #1: partitions of the killed member"].startswith("[0] 2.00 s")
+    assert "[2] no events" in rows["kill_consumer #1: partitions of the killed member"]
+    assert rows["kill_consumer #1: the other members' partitions"].startswith("[1] ")

@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
         from django.conf import settings
         from django.test import override_settings
 
-        from kafka_bridge.connect import connectors_delete, connectors_register, connectors_status
+        from kafka_bridge.connect import connectors_delete, connectors_register, connectors_running, connectors_status
         from testsupport.services import ConnectWorker
 
         rows = []
@@ -217,11 +217,8 @@ def main(argv: list[str] | None = None) -> None:
         try:
             with override_settings(OUTBOX_RELAY="debezium", CONNECT_URL=worker.url):
                 connectors_register()
-                deadline = time.monotonic() + 120
-                while not all(s.state == "RUNNING" and s.slot_active for s in connectors_status()):
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"the connectors did not start: {connectors_status()}")
-                    time.sleep(0.5)
+                if not connectors_running(within=120):
+                    raise RuntimeError(f"the connectors did not start: {connectors_status()}")
                 for way, on_commit in (("debezium", False), ("debezium + on-commit", True)):
                     rows.append(measure(way, relay="debezium", on_commit=on_commit, **vars(args), home=home))
                 connectors_delete()

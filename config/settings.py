@@ -289,7 +289,8 @@ CONSUMER_BATCH_WAIT_SECONDS = float(os.environ.get("CONSUMER_BATCH_WAIT_SECONDS"
 # property test holds them equal); turn it on to drain a backlog on PostgreSQL.
 # `runconsumer --fast` / `--no-fast` overrides it for one command.
 CONSUMER_FAST = env_bool("CONSUMER_FAST", False)
-if CONSUMER_FAST and any(db["ENGINE"] != "django.db.backends.postgresql" for db in DATABASES.values()):
+_all_postgresql = all(db["ENGINE"] == "django.db.backends.postgresql" for db in DATABASES.values())
+if CONSUMER_FAST and not _all_postgresql:
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured(
@@ -328,7 +329,7 @@ if OUTBOX_RELAY not in {"polling", "debezium"}:
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured(f"OUTBOX_RELAY must be 'polling' or 'debezium', not {OUTBOX_RELAY!r}")
-if OUTBOX_RELAY == "debezium" and any(db["ENGINE"] != "django.db.backends.postgresql" for db in DATABASES.values()):
+if OUTBOX_RELAY == "debezium" and not _all_postgresql:
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured(

@@ -277,6 +277,17 @@ def connector_status(connector: OutboxConnector) -> ConnectorStatus:
     return ConnectorStatus(connector.name, state, active, lag, error)
 
 
+def connectors_running(*, within: float) -> bool:
+    """Wait up to ``within`` s until every connector and its task run, each reading its
+    slot; False if they did not."""
+    deadline = time.monotonic() + within
+    while not all(s.state == "RUNNING" and s.slot_active for s in connectors_status()):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
 def connectors_status() -> list[ConnectorStatus]:
     """Each outbox connector's state and lag (empty unless ``OUTBOX_RELAY=debezium``)."""
     if settings.OUTBOX_RELAY != "debezium":

@@ -54,7 +54,6 @@ class OutboxBacklog:
 class SyncStatus:
     groups: list[ConsumerGroupLag] = field(default_factory=list)
     outboxes: list[OutboxBacklog] = field(default_factory=list)
-    relay: str = "polling"  # settings.OUTBOX_RELAY: who carries the outboxes to Kafka
     connectors: list[ConnectorStatus] = field(default_factory=list)  # Debezium's, when it is the relay
     dead_letters: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # what could not be read, and why
@@ -77,7 +76,6 @@ def sync_status(*, kafka_timeout: float = 3.0) -> SyncStatus:
             status.outboxes.append(OutboxBacklog(model._meta.label, counts["unsent"], counts["oldest"], counts["sent"]))
         except DatabaseError as exc:
             status.problems.append(f"{model._meta.label}: database {using!r}: {exc}")
-    status.relay = settings.OUTBOX_RELAY
     status.connectors = connectors_status()
     status.problems += [f"connector {c.name}: {c.error}" for c in status.connectors if c.state != "RUNNING"]
     try:

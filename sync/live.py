@@ -79,7 +79,7 @@ def _read() -> dict:
             for o in status.outboxes
         ],
         "relay": {
-            "kind": status.relay,
+            "kind": settings.OUTBOX_RELAY,
             "connectors": [
                 {"name": c.name, "state": c.state, "slotActive": c.slot_active, "lagBytes": c.lag_bytes}
                 for c in status.connectors

@@ -3,14 +3,13 @@ put the same message on the topic, byte for byte, from the same outbox row; on t
 broker, PostgreSQL and a Connect worker."""
 
 import json
-import time
 from datetime import timedelta
 
 import pytest
 from django.db import transaction
 from django.test import override_settings
 
-from kafka_bridge.connect import connectors_delete, connectors_register, connectors_status
+from kafka_bridge.connect import connectors_delete, connectors_register, connectors_running, connectors_status
 from kafka_bridge.outbox import outbox_relay_pending, outbox_send, relay_producer
 from orders.models import OutboxEvent
 from orders.outbox import order_event
@@ -28,10 +27,7 @@ def debezium(connect_worker):
     are removed afterwards with their replication slots."""
     with override_settings(OUTBOX_RELAY="debezium", CONNECT_URL=connect_worker.url, OUTBOX_PUBLISH_ON_COMMIT=False):
         connectors_register()
-        deadline = time.monotonic() + 60
-        while not all(s.state == "RUNNING" and s.slot_active for s in connectors_status()):
-            assert time.monotonic() < deadline, f"the connectors did not start: {connectors_status()}"
-            time.sleep(0.5)
+        assert connectors_running(within=60), f"the connectors did not start: {connectors_status()}"
         try:
             yield
         finally:

@@ -6,12 +6,16 @@
     python manage.py connectors --delete      remove them and their replication slots
 """
 
-import time
-
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from kafka_bridge.connect import ConnectError, connectors_delete, connectors_register, connectors_status
+from kafka_bridge.connect import (
+    ConnectError,
+    connectors_delete,
+    connectors_register,
+    connectors_running,
+    connectors_status,
+)
 
 
 class Command(BaseCommand):
@@ -36,11 +40,7 @@ class Command(BaseCommand):
             if register:
                 names = connectors_register()
                 self.stdout.write(f"connectors: registered {', '.join(names)} at {settings.CONNECT_URL}")
-                deadline = time.monotonic() + wait
-                while not all(s.state == "RUNNING" and s.slot_active for s in connectors_status()):
-                    if time.monotonic() > deadline:
-                        break
-                    time.sleep(0.5)
+                running = connectors_running(within=wait)
         except ConnectError as exc:
             raise CommandError(str(exc)) from exc
         statuses = connectors_status()
@@ -48,5 +48,5 @@ class Command(BaseCommand):
             lag = "no slot yet" if s.lag_bytes is None else f"{s.lag_bytes} bytes of log not yet confirmed"
             slot = "slot read" if s.slot_active else "slot idle"
             self.stdout.write(f"{s.name:16} {s.state:11} {slot}, {lag}{f'  ({s.error})' if s.error else ''}")
-        if register and not all(s.state == "RUNNING" and s.slot_active for s in statuses):
+        if register and not running:
             raise CommandError(f"not every connector runs after {wait:g} s; see Kafka Connect's log")
